@@ -1,0 +1,43 @@
+# 通办 Tongban. On a fresh machine with Python 3.11: `make demo`, `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+HOST   ?= 127.0.0.1
+DB     ?= ./tongban.db
+
+.PHONY: install demo serve test test-sqlite lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install  ## migrate a SQLite file, load the catalog and demo data, serve
+	$(BIN)/tongban demo --host $(HOST) --port $(PORT) --db $(DB)
+
+serve: install
+	$(BIN)/tongban serve --host $(HOST) --port $(PORT) --db $(DB)
+
+test: install  ## all tests; also on PostgreSQL when TONGBAN_TEST_DATABASE_URL is set
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+bench: install  ## every hot path's figures next to its ceiling
+	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info

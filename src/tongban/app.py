@@ -1,0 +1,131 @@
+"""The FastAPI application: routers, error handlers, health checks, static files."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine, text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tongban import __version__
+from tongban.catalog import api as catalog_api
+from tongban.catalog import pages as catalog_pages
+from tongban.catalog.search import init_segmenter
+from tongban.db import make_engine, make_sessionmaker
+from tongban.errors import PROBLEM_JSON, DomainError, FieldError, validation_failed
+from tongban.migrate import is_current
+from tongban.portal.rendering import STATIC_DIR, render_error_page, wants_html
+from tongban.settings import Settings, get_settings
+
+log = logging.getLogger("tongban")
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.database_url)
+    init_segmenter(settings.search_cache_dir)
+    app = FastAPI(
+        title="通办 Tongban",
+        version=__version__,
+        description="一网通办 government services platform: catalog, guides and search.",
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = make_sessionmaker(engine)
+    _install_error_handlers(app)
+    _install_health(app)
+    app.include_router(catalog_api.router)
+    app.include_router(catalog_pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
+
+
+def problem_response(error: DomainError, request: Request) -> JSONResponse:
+    return JSONResponse(
+        error.problem(instance=request.url.path), status_code=error.status, media_type=PROBLEM_JSON
+    )
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    # FastAPI locations are ("query", "size") or ("body", "x", 0): name the field, not the part.
+    parts = [str(p) for p in loc if p not in ("query", "path", "body", "header", "cookie")]
+    return ".".join(parts) or "request"
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, exc: DomainError) -> Response:
+        if wants_html(request):
+            return render_error_page(request, exc.status, exc.title, exc.detail)
+        return problem_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            FieldError(
+                field=_field_name(tuple(e["loc"])), message=str(e["msg"]), code=str(e["type"])
+            )
+            for e in exc.errors()
+        ]
+        error = validation_failed(errors)
+        if wants_html(request):
+            return render_error_page(request, 422, error.title, "; ".join(e.field for e in errors))
+        return problem_response(error, request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        titles = {
+            404: ("not_found", "页面或资源不存在", "Not found"),
+            405: ("method_not_allowed", "不支持该请求方法", "Method not allowed"),
+        }
+        code, title, title_en = titles.get(
+            exc.status_code, ("http_error", "请求无法处理", "Request failed")
+        )
+        if wants_html(request):
+            return render_error_page(request, exc.status_code, title, None)
+        error = DomainError(code=code, title=title, title_en=title_en, status=exc.status_code)
+        return problem_response(error, request)
+
+    @app.exception_handler(Exception)
+    async def crash(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        error = DomainError(
+            code="internal_error",
+            title="系统繁忙，请稍后再试",
+            title_en="Internal error",
+            status=500,
+        )
+        return problem_response(error, request)
+
+
+def _install_health(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["health"], summary="Liveness: the process answers")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/readyz", tags=["health"], summary="Readiness: database reachable, migrations current"
+    )
+    def readyz(request: Request) -> JSONResponse:
+        engine: Engine = request.app.state.engine
+        checks: dict[str, str] = {}
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+            checks["migrations"] = "ok" if is_current(engine) else "pending"
+        except Exception as exc:  # any failure to reach the database means "not ready"
+            checks["database"] = f"unavailable: {type(exc).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ok" if ready else "unavailable", "checks": checks},
+            status_code=200 if ready else 503,
+        )

@@ -1,0 +1,378 @@
+"""Read the catalog YAML into validated models, or say exactly where it is wrong.
+
+Every `*.yaml` below the catalog folder is read; its top-level key says what it holds
+(`districts`, `departments`, `halls`, `data_elements`, `license_types`, `matters`), so a large
+catalog can be split into as many files as its owners like. Each problem is reported as
+`file:line: what is wrong`, all of them at once, and a catalog with any problem loads nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from tongban.catalog.schemas import (
+    DataElementIn,
+    DataElementsFile,
+    DepartmentIn,
+    DepartmentLevel,
+    DepartmentsFile,
+    DistrictIn,
+    DivisionsFile,
+    HallIn,
+    HallKind,
+    HallsFile,
+    LicenseTypeIn,
+    LicenseTypesFile,
+    MatterIn,
+    MattersFile,
+    StreetIn,
+)
+
+SHIPPED_CATALOG = Path(__file__).resolve().parent.parent / "data" / "catalog"
+
+_FILE_KINDS: dict[str, type[BaseModel]] = {
+    "districts": DivisionsFile,
+    "departments": DepartmentsFile,
+    "halls": HallsFile,
+    "data_elements": DataElementsFile,
+    "license_types": LicenseTypesFile,
+    "matters": MattersFile,
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+class CatalogInvalid(Exception):
+    """The catalog has problems; nothing of it may be loaded."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems, key=lambda p: (p.file, p.line, p.message))
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+@dataclass(frozen=True)
+class Origin:
+    file: str
+    line: int
+
+
+@dataclass
+class CatalogSource:
+    """A whole catalog, validated, with where each entry was written."""
+
+    source_note: str = ""
+    districts: dict[str, DistrictIn] = field(default_factory=dict)
+    streets: dict[str, StreetIn] = field(default_factory=dict)
+    departments: dict[str, DepartmentIn] = field(default_factory=dict)
+    halls: dict[str, HallIn] = field(default_factory=dict)
+    elements: dict[str, DataElementIn] = field(default_factory=dict)
+    license_types: dict[str, LicenseTypeIn] = field(default_factory=dict)
+    matters: dict[str, MatterIn] = field(default_factory=dict)
+    origins: dict[tuple[str, str], Origin] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading one file
+# ---------------------------------------------------------------------------------------------
+
+
+def _line_of(node: yaml.Node | None, path: Iterable[int | str]) -> int:
+    """The 1-based line of the node at `path` (a pydantic error location), or of its parent."""
+    if node is None:
+        return 1
+    current = node
+    for step in path:
+        nxt: yaml.Node | None = None
+        if isinstance(current, yaml.MappingNode) and isinstance(step, str):
+            for key_node, value_node in current.value:
+                if key_node.value == step:
+                    nxt = value_node
+                    break
+        elif (
+            isinstance(current, yaml.SequenceNode)
+            and isinstance(step, int)
+            and 0 <= step < len(current.value)
+        ):
+            nxt = current.value[step]
+        if nxt is None:
+            break
+        current = nxt
+    return int(current.start_mark.line) + 1
+
+
+def _describe(error: Any) -> str:
+    loc = ".".join(str(p) for p in error["loc"])
+    msg = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        msg = "unknown key (a typo?)"
+    return f"{loc}: {msg}" if loc else msg
+
+
+@dataclass
+class _ParsedFile:
+    name: str
+    kind: str
+    model: BaseModel
+    node: yaml.Node | None
+
+
+def _parse_file(path: Path, name: str, problems: list[Problem]) -> _ParsedFile | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except UnicodeDecodeError:
+        problems.append(Problem(name, 1, "not UTF-8 text"))
+        return None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        problems.append(Problem(name, line, f"not valid YAML: {exc.problem or exc}"))
+        return None
+    if not isinstance(data, dict):
+        problems.append(Problem(name, 1, "expected a mapping at the top of the file"))
+        return None
+    # A matters file also names its default `department`; every other file holds one kind.
+    kinds = ["matters"] if "matters" in data else [k for k in _FILE_KINDS if k in data]
+    if len(kinds) != 1:
+        problems.append(
+            Problem(name, 1, f"expected one of the top-level keys {', '.join(_FILE_KINDS)}")
+        )
+        return None
+    kind = kinds[0]
+    try:
+        model = _FILE_KINDS[kind].model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            problems.append(Problem(name, _line_of(node, error["loc"]), _describe(error)))
+        return None
+    return _ParsedFile(name, kind, model, node)
+
+
+def _catalog_files(root: Path) -> Iterator[Path]:
+    yield from sorted(p for p in root.rglob("*.yaml") if p.is_file())
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading a folder
+# ---------------------------------------------------------------------------------------------
+
+
+def read_catalog(root: Path = SHIPPED_CATALOG) -> CatalogSource:
+    """Parse and cross-check every file below `root`; raise CatalogInvalid with all problems."""
+    problems: list[Problem] = []
+    if not root.is_dir():
+        raise CatalogInvalid([Problem(str(root), 1, "no such catalog folder")])
+    catalog = CatalogSource()
+    for path in _catalog_files(root):
+        name = path.relative_to(root).as_posix()
+        parsed = _parse_file(path, name, problems)
+        if parsed is not None:
+            _collect(catalog, parsed, problems)
+    if problems:
+        # References into a file that did not parse would all look broken: report the files.
+        raise CatalogInvalid(problems)
+    if not catalog.matters:
+        problems.append(Problem(str(root), 1, "the catalog holds no matters"))
+    _cross_check(catalog, problems)
+    if problems:
+        raise CatalogInvalid(problems)
+    return catalog
+
+
+def _add(
+    catalog: CatalogSource,
+    table: dict[str, Any],
+    kind: str,
+    key: str,
+    item: Any,
+    origin: Origin,
+    problems: list[Problem],
+) -> None:
+    if key in table:
+        first = catalog.origins[(kind, key)]
+        problems.append(
+            Problem(
+                origin.file,
+                origin.line,
+                f"duplicate {kind} {key!r} (first at {first.file}:{first.line})",
+            )
+        )
+        return
+    table[key] = item
+    catalog.origins[(kind, key)] = Origin(origin.file, origin.line)
+
+
+def _collect(catalog: CatalogSource, parsed: _ParsedFile, problems: list[Problem]) -> None:
+    model, node, name = parsed.model, parsed.node, parsed.name
+
+    def at(*path: int | str) -> Origin:
+        return Origin(name, _line_of(node, path))
+
+    if isinstance(model, DivisionsFile):
+        catalog.source_note = model.source
+        for i, d in enumerate(model.districts):
+            _add(catalog, catalog.districts, "district", d.code, d, at("districts", i), problems)
+        for i, s in enumerate(model.streets):
+            _add(catalog, catalog.streets, "street", s.code, s, at("streets", i), problems)
+    elif isinstance(model, DepartmentsFile):
+        for i, dep in enumerate(model.departments):
+            _add(
+                catalog,
+                catalog.departments,
+                "department",
+                dep.key,
+                dep,
+                at("departments", i),
+                problems,
+            )
+    elif isinstance(model, HallsFile):
+        for i, hall in enumerate(model.halls):
+            _add(catalog, catalog.halls, "hall", hall.key, hall, at("halls", i), problems)
+    elif isinstance(model, DataElementsFile):
+        for i, el in enumerate(model.data_elements):
+            _add(
+                catalog,
+                catalog.elements,
+                "data element",
+                el.key,
+                el,
+                at("data_elements", i),
+                problems,
+            )
+    elif isinstance(model, LicenseTypesFile):
+        for i, lt in enumerate(model.license_types):
+            _add(
+                catalog,
+                catalog.license_types,
+                "license type",
+                lt.key,
+                lt,
+                at("license_types", i),
+                problems,
+            )
+    elif isinstance(model, MattersFile):
+        for i, matter in enumerate(model.matters):
+            if matter.department is None:
+                matter = matter.model_copy(update={"department": model.department})
+            _add(
+                catalog, catalog.matters, "matter", matter.code, matter, at("matters", i), problems
+            )
+
+
+def _cross_check(c: CatalogSource, problems: list[Problem]) -> None:
+    """References between entries must resolve; reported at the referring entry."""
+
+    def bad(kind: str, key: str, message: str) -> None:
+        origin = c.origins.get((kind, key), Origin("?", 1))
+        problems.append(Problem(origin.file, origin.line, f"{kind} {key!r}: {message}"))
+
+    for street in c.streets.values():
+        if street.district not in c.districts:
+            bad("street", street.code, f"unknown district {street.district}")
+    for dep in c.departments.values():
+        if dep.district and dep.district not in c.districts:
+            bad("department", dep.key, f"unknown district {dep.district}")
+    for hall in c.halls.values():
+        if hall.district not in c.districts:
+            bad("hall", hall.key, f"unknown district {hall.district}")
+        if hall.street and c.streets and hall.street not in c.streets:
+            bad("hall", hall.key, f"unknown street {hall.street}")
+    for lt in c.license_types.values():
+        _check_department(c, "license type", lt.key, lt.department, bad)
+        for f in lt.fields:
+            if f not in c.elements:
+                bad("license type", lt.key, f"unknown data element {f!r} in fields")
+    license_codes: dict[str, str] = {}
+    for lt in c.license_types.values():
+        if lt.code in license_codes:
+            bad(
+                "license type",
+                lt.key,
+                f"type code {lt.code} already used by {license_codes[lt.code]!r}",
+            )
+        license_codes[lt.code] = lt.key
+    for matter in c.matters.values():
+        _check_matter(c, matter, bad)
+
+
+def _check_department(
+    c: CatalogSource, kind: str, key: str, dep_key: str | None, bad: Any, *, own: bool = True
+) -> None:
+    if dep_key is None:
+        return
+    dep = c.departments.get(dep_key)
+    if dep is None:
+        bad(kind, key, f"unknown department {dep_key!r}")
+    elif own and dep.level is DepartmentLevel.EXTERNAL:
+        bad(kind, key, f"department {dep_key!r} is not a body of this city")
+
+
+def _check_matter(c: CatalogSource, m: MatterIn, bad: Any) -> None:
+    _check_department(c, "matter", m.code, m.department, bad)
+    for f in m.fields:
+        if f.element not in c.elements:
+            bad("matter", m.code, f"form field names unknown data element {f.element!r}")
+    for mat in m.materials:
+        if mat.license_type and mat.license_type not in c.license_types:
+            bad(
+                "matter",
+                m.code,
+                f"material {mat.key!r} names unknown license type {mat.license_type!r}",
+            )
+        if mat.department and mat.department not in c.departments:
+            bad(
+                "matter",
+                m.code,
+                f"material {mat.key!r} names unknown department {mat.department!r}",
+            )
+    if m.issues_license and m.issues_license not in c.license_types:
+        bad("matter", m.code, f"issues unknown license type {m.issues_license!r}")
+    for hall_key in m.halls:
+        hall = c.halls.get(hall_key)
+        if hall is None:
+            bad("matter", m.code, f"unknown hall {hall_key!r}")
+        elif hall.kind is not HallKind.SPECIALIZED:
+            bad(
+                "matter",
+                m.code,
+                f"hall {hall_key!r} is not specialized; general halls are computed",
+            )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m tongban.catalog.loader [DIR]`: check a catalog folder without a database."""
+    args = sys.argv[1:] if argv is None else argv
+    root = Path(args[0]) if args else SHIPPED_CATALOG
+    try:
+        catalog = read_catalog(root)
+    except CatalogInvalid as exc:
+        print(exc, file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s); nothing loaded", file=sys.stderr)
+        return 1
+    print(
+        f"ok: {len(catalog.matters)} matters, {len(catalog.departments)} departments, "
+        f"{len(catalog.halls)} halls, {len(catalog.elements)} data elements, "
+        f"{len(catalog.license_types)} license types, {len(catalog.districts)} districts, "
+        f"{len(catalog.streets)} streets"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

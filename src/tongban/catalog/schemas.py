@@ -1,0 +1,572 @@
+"""Pydantic shapes of the catalog: the YAML source files (in) and the API documents (out).
+
+The YAML models are strict (`extra="forbid"`) so a typo in a catalog file is an error with a
+line number, never a silently ignored key. Everything the reform promises (免提交, 免填报, the
+halls that accept a matter) is computed in `service.py`; no YAML field can set it by hand.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from tongban.common.identifiers import is_valid_uscc
+
+# ---------------------------------------------------------------------------------------------
+# Enumerations from the national matter model (GB/T 39554.1, domain.md)
+# ---------------------------------------------------------------------------------------------
+
+
+class MatterKind(StrEnum):
+    """事项类型: the national codes 01..10 and 20."""
+
+    LICENSING = "01"  # 行政许可
+    PENALTY = "02"  # 行政处罚
+    COERCION = "03"  # 行政强制
+    LEVY = "04"  # 行政征收
+    BENEFIT = "05"  # 行政给付
+    INSPECTION = "06"  # 行政检查
+    CONFIRMATION = "07"  # 行政确认
+    REWARD = "08"  # 行政奖励
+    ADJUDICATION = "09"  # 行政裁决
+    OTHER_POWER = "10"  # 其他行政权力
+    PUBLIC_SERVICE = "20"  # 公共服务
+
+
+MATTER_KIND_LABELS: dict[str, tuple[str, str]] = {
+    "01": ("行政许可", "Administrative licensing"),
+    "02": ("行政处罚", "Administrative penalty"),
+    "03": ("行政强制", "Administrative coercion"),
+    "04": ("行政征收", "Administrative levy"),
+    "05": ("行政给付", "Administrative benefit"),
+    "06": ("行政检查", "Administrative inspection"),
+    "07": ("行政确认", "Administrative confirmation"),
+    "08": ("行政奖励", "Administrative reward"),
+    "09": ("行政裁决", "Administrative adjudication"),
+    "10": ("其他行政权力", "Other administrative power"),
+    "20": ("公共服务", "Public service"),
+}
+
+
+class Audience(StrEnum):
+    """服务对象, grouped as the two halls' split needs it (两个集中)."""
+
+    PERSON = "person"  # 自然人
+    ENTERPRISE = "enterprise"  # 法人及其他组织
+
+
+AUDIENCE_LABELS: dict[str, tuple[str, str]] = {
+    "person": ("个人", "Individuals"),
+    "enterprise": ("企业/法人", "Enterprises and organisations"),
+}
+
+
+class CaseType(StrEnum):
+    IMMEDIATE = "1"  # 即办件
+    PROMISED = "2"  # 承诺件
+
+
+class DepartmentLevel(StrEnum):
+    CITY = "city"
+    DISTRICT = "district"
+    STREET = "street"
+    # A body outside this city's government (a national ministry, another province's office, a
+    # court, a hospital): what it issues is not covered by the city's data sharing.
+    EXTERNAL = "external"
+
+
+class HallKind(StrEnum):
+    DISTRICT_CENTER = "district_center"  # 区行政服务中心 (enterprise matters)
+    STREET_CENTER = "street_center"  # 街镇社区事务受理服务中心 (personal matters)
+    SPECIALIZED = "specialized"  # e.g. an exit-entry hall; named explicitly by a matter
+
+
+class HandlingForm(StrEnum):
+    ONLINE = "online"  # 网上办理
+    WINDOW = "window"  # 窗口办理
+    POST = "post"  # 快递申请/寄递
+    APPOINTMENT = "appointment"  # 预约办理
+
+
+class MaterialSource(StrEnum):
+    APPLICANT = "applicant"  # 申请人自备
+    DEPARTMENT = "department"  # 政府部门核发 (data sharing)
+    LICENSE = "license"  # 电子证照
+
+
+class MaterialForm(StrEnum):
+    PAPER = "paper"
+    ELECTRONIC = "electronic"
+
+
+class ElementType(StrEnum):
+    STRING = "string"
+    TEXT = "text"
+    INTEGER = "integer"
+    DECIMAL = "decimal"
+    BOOLEAN = "boolean"
+    DATE = "date"
+    ENUM = "enum"
+    ID_NUMBER = "id_number"  # GB 11643
+    USCC = "uscc"  # GB 32100
+    PHONE = "phone"
+    POSTAL_CODE = "postal_code"
+    ADDRESS = "address"
+
+
+class BaseRegistry(StrEnum):
+    """The base database that already holds a data element about the applicant.
+
+    Shanghai's data sharing rests on base databases (人口库, 法人库); an element held there for
+    the applicant can be filled in for them (免填报) instead of asked again.
+    """
+
+    POPULATION = "population"  # 人口综合库: the applicant's own person profile
+    LEGAL_PERSON = "legal_person"  # 法人库: the applicant enterprise's profile
+
+
+class StepActor(StrEnum):
+    APPLICANT = "applicant"
+    WINDOW = "window"  # 综合窗口 / 受理
+    DEPARTMENT = "department"  # 业务部门 审查/决定
+    SYSTEM = "system"  # automatic (e.g. a license issued on approval)
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared field types
+# ---------------------------------------------------------------------------------------------
+
+KEY_RE = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"
+DEPT_KEY_RE = r"^[a-z][a-z0-9-]*$"
+MATTER_CODE_RE = r"^[0-9A-Z]{12}$"
+IMPLEMENTATION_CODE_RE = r"^[0-9A-Z]{12,36}$"
+LICENSE_TYPE_CODE_RE = r"^[0-9A-Z]{18}[0-9]{3}$"
+DIVISION_CODE_RE = r"^31[0-9]{4}$"
+STREET_CODE_RE = r"^31[0-9]{7}$"
+
+Key = Annotated[str, Field(pattern=KEY_RE, max_length=80)]
+DeptKey = Annotated[str, Field(pattern=DEPT_KEY_RE, max_length=60)]
+NonEmpty = Annotated[str, Field(min_length=1, max_length=500)]
+Assumptions = dict[str, NonEmpty]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def _check_assumption_keys(model: BaseModel, assumptions: dict[str, str]) -> None:
+    """An assumption must name a real field of the thing it annotates, so it cannot go stale."""
+    names = set(type(model).model_fields)
+    unknown = sorted(k for k in assumptions if k.split(".")[0] not in names)
+    if unknown:
+        raise ValueError(f"assumptions name unknown fields: {', '.join(unknown)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# YAML source models
+# ---------------------------------------------------------------------------------------------
+
+
+class DistrictIn(Strict):
+    code: Annotated[str, Field(pattern=DIVISION_CODE_RE)]
+    name: NonEmpty
+    name_en: NonEmpty
+
+
+class StreetIn(Strict):
+    code: Annotated[str, Field(pattern=STREET_CODE_RE)]
+    name: NonEmpty
+    district: Annotated[str, Field(pattern=DIVISION_CODE_RE)]
+
+
+class DivisionsFile(Strict):
+    source: NonEmpty
+    districts: list[DistrictIn]
+    streets: list[StreetIn] = []
+
+
+class DepartmentIn(Strict):
+    key: DeptKey
+    name: NonEmpty
+    name_en: NonEmpty
+    level: DepartmentLevel
+    district: Annotated[str | None, Field(pattern=DIVISION_CODE_RE)] = None
+    uscc: Annotated[str | None, Field(min_length=18, max_length=18)] = None
+    phone: str | None = None
+    website: str | None = None
+    assumptions: Assumptions = {}
+
+    @field_validator("uscc")
+    @classmethod
+    def _uscc_valid(cls, v: str | None) -> str | None:
+        if v is not None and not is_valid_uscc(v):
+            raise ValueError(f"{v!r} is not a valid unified social credit code (GB 32100)")
+        return v
+
+    @model_validator(mode="after")
+    def _district_matches_level(self) -> DepartmentIn:
+        if self.level in (DepartmentLevel.CITY, DepartmentLevel.EXTERNAL) and self.district:
+            raise ValueError(f"a {self.level.value}-level department has no district")
+        if self.level is not DepartmentLevel.EXTERNAL and self.uscc is None:
+            raise ValueError("a department of this city needs its unified social credit code")
+        if self.level in (DepartmentLevel.DISTRICT, DepartmentLevel.STREET) and not self.district:
+            raise ValueError(f"a {self.level.value}-level department needs its district")
+        _check_assumption_keys(self, self.assumptions)
+        return self
+
+
+class DepartmentsFile(Strict):
+    departments: list[DepartmentIn]
+
+
+class HallIn(Strict):
+    key: DeptKey
+    name: NonEmpty
+    kind: HallKind
+    district: Annotated[str, Field(pattern=DIVISION_CODE_RE)]
+    street: Annotated[str | None, Field(pattern=STREET_CODE_RE)] = None
+    address: str | None = None
+    phone: str | None = None
+    hours: str | None = None
+    assumptions: Assumptions = {}
+
+    @model_validator(mode="after")
+    def _street_for_street_centers(self) -> HallIn:
+        if self.kind is HallKind.STREET_CENTER and self.street is None:
+            raise ValueError("a street/town center needs its street code")
+        if self.street is not None and not self.street.startswith(self.district):
+            raise ValueError(f"street {self.street} is not in district {self.district}")
+        _check_assumption_keys(self, self.assumptions)
+        return self
+
+
+class HallsFile(Strict):
+    halls: list[HallIn]
+
+
+class DataElementIn(Strict):
+    key: Key
+    label: NonEmpty
+    label_en: NonEmpty
+    type: ElementType
+    options: list[NonEmpty] = []
+    max_length: Annotated[int | None, Field(ge=1, le=10000)] = None
+    registry: BaseRegistry | None = None
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _options_for_enum(self) -> DataElementIn:
+        if (self.type is ElementType.ENUM) != bool(self.options):
+            raise ValueError("options are given exactly when the type is enum")
+        return self
+
+
+class DataElementsFile(Strict):
+    data_elements: list[DataElementIn]
+
+
+class LicenseTypeIn(Strict):
+    key: Key
+    code: Annotated[str, Field(pattern=LICENSE_TYPE_CODE_RE)]
+    name: NonEmpty
+    name_en: NonEmpty
+    department: DeptKey
+    holder: Audience
+    validity_years: Annotated[int | None, Field(ge=1, le=100)] = None
+    fields: list[Key] = Field(min_length=1)
+    assumptions: Assumptions = {}
+
+    @field_validator("code")
+    @classmethod
+    def _defining_body_code_valid(cls, v: str) -> str:
+        if not is_valid_uscc(v[:18]):
+            raise ValueError(
+                f"type code {v!r} must start with the defining body's valid credit code"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _assumptions_known(self) -> LicenseTypeIn:
+        _check_assumption_keys(self, self.assumptions)
+        return self
+
+
+class LicenseTypesFile(Strict):
+    license_types: list[LicenseTypeIn]
+
+
+class TimeLimitIn(Strict):
+    """A time limit in working days (行政许可法 art. 82: holidays excluded)."""
+
+    working_days: Annotated[int, Field(ge=0, le=365)]
+
+
+class FeeIn(Strict):
+    charged: bool = False
+    amount: str | None = None
+    basis: str | None = None
+
+
+class StepIn(Strict):
+    name: NonEmpty
+    actor: StepActor
+    description: str | None = None
+
+
+class FieldIn(Strict):
+    element: Key
+    required: bool = True
+    label: str | None = None  # overrides the element's label on this form only
+
+
+class MaterialIn(Strict):
+    key: Key
+    name: NonEmpty
+    required: bool = True
+    source: MaterialSource
+    department: DeptKey | None = None
+    license_type: Key | None = None
+    form: MaterialForm = MaterialForm.ELECTRONIC
+    copies: Annotated[int, Field(ge=0, le=20)] = 1
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _source_reference(self) -> MaterialIn:
+        if self.source is MaterialSource.LICENSE and self.license_type is None:
+            raise ValueError("a material from an e-license names its license_type")
+        if self.source is MaterialSource.DEPARTMENT and self.department is None:
+            raise ValueError("a department-issued material names its issuing department")
+        if self.source is MaterialSource.APPLICANT and (self.department or self.license_type):
+            raise ValueError("an applicant-provided material names no department or license")
+        return self
+
+
+class MatterIn(Strict):
+    code: Annotated[str, Field(pattern=MATTER_CODE_RE)]
+    implementation_code: Annotated[str | None, Field(pattern=IMPLEMENTATION_CODE_RE)] = None
+    name: NonEmpty
+    name_en: NonEmpty
+    aliases: list[NonEmpty] = []
+    keywords: list[NonEmpty] = []
+    kind: MatterKind
+    department: DeptKey | None = None  # defaults to the file's department
+    audience: list[Audience] = Field(min_length=1)
+    case_type: CaseType
+    statutory_limit: TimeLimitIn | None = None
+    promised_limit: TimeLimitIn
+    trips: Annotated[int, Field(ge=0, le=10)]
+    trips_reason: str | None = None
+    handling_forms: list[HandlingForm] = Field(min_length=1)
+    fee: FeeIn = FeeIn()
+    acceptance_conditions: list[NonEmpty] = []
+    legal_basis: list[NonEmpty] = []
+    steps: list[StepIn] = Field(min_length=1)
+    fields: list[FieldIn] = []
+    materials: list[MaterialIn] = []
+    issues_license: Key | None = None
+    result: NonEmpty
+    halls: list[DeptKey] = []  # only for matters handled at specialized halls
+    description: str | None = None
+    assumptions: Assumptions = {}
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MatterIn:
+        if self.trips > 0 and not self.trips_reason:
+            raise ValueError("trips above 0 need trips_reason (到现场次数的理由)")
+        if (
+            self.statutory_limit is not None
+            and self.promised_limit.working_days > self.statutory_limit.working_days
+        ):
+            raise ValueError("the promised limit cannot exceed the statutory limit")
+        if self.trips == 0 and HandlingForm.ONLINE not in self.handling_forms:
+            raise ValueError("zero trips needs the online handling form")
+        _unique([m.key for m in self.materials], "material key")
+        _unique([f.element for f in self.fields], "form field element")
+        _check_assumption_keys(self, self.assumptions)
+        return self
+
+
+class MattersFile(Strict):
+    department: DeptKey
+    matters: list[MatterIn] = Field(min_length=1)
+
+
+def _unique(values: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for v in values:
+        if v in seen:
+            raise ValueError(f"duplicate {what} {v!r}")
+        seen.add(v)
+
+
+# ---------------------------------------------------------------------------------------------
+# API documents (out)
+# ---------------------------------------------------------------------------------------------
+
+
+class DepartmentRef(BaseModel):
+    code: str
+    name: str
+    name_en: str
+
+
+class DepartmentOut(DepartmentRef):
+    level: str
+    district: str | None
+    district_name: str | None
+    uscc: str | None
+    phone: str | None
+    website: str | None
+    matters: int
+    assumptions: dict[str, str]
+
+
+class HallRef(BaseModel):
+    """A hall as a guide lists it: enough to choose one and follow the link."""
+
+    code: str
+    name: str
+    kind: str
+    district: str
+    district_name: str
+    street_name: str | None
+
+
+class HallOut(HallRef):
+    street: str | None
+    address: str | None
+    phone: str | None
+    hours: str | None
+    assumptions: dict[str, str]
+
+
+class MatterSummary(BaseModel):
+    code: str
+    name: str
+    name_en: str
+    kind: str
+    kind_name: str
+    department: DepartmentRef
+    audience: list[str]
+    fully_online: bool
+    trips: int
+    promised_days: int
+    exempt_materials: int
+    materials: int
+    version: int
+    score: float | None = None
+
+
+class MatterPage(BaseModel):
+    items: list[MatterSummary]
+    total: int
+    page: int
+    size: int
+    query: str | None = None
+    # True when no matter matched every concept of the query and the results match only some.
+    partial: bool = False
+
+
+class MaterialOut(BaseModel):
+    key: str
+    name: str
+    required: bool
+    source: str
+    exempt: bool
+    exempt_reason: str | None
+    license_type: dict[str, str] | None = None
+    department: dict[str, str] | None = None
+    form: str
+    copies: int
+    note: str | None
+
+
+class FieldOut(BaseModel):
+    element: str
+    label: str
+    label_en: str
+    type: str
+    required: bool
+    options: list[str]
+    prefillable: bool
+    prefill_source: str | None
+
+
+class StepOut(BaseModel):
+    order: int
+    name: str
+    actor: str
+    description: str | None
+
+
+class GuideOut(BaseModel):
+    """办事指南: one version of a matter, in reading order."""
+
+    code: str
+    implementation_code: str | None
+    version: int
+    versions: list[int]
+    published_at: str
+    name: str
+    name_en: str
+    aliases: list[str]
+    kind: str
+    kind_name: str
+    department: DepartmentRef
+    audience: list[str]
+    case_type: str
+    case_type_name: str
+    statutory_days: int | None
+    promised_days: int
+    trips: int
+    trips_reason: str | None
+    handling_forms: list[str]
+    fully_online: bool
+    fee: dict[str, Any]
+    acceptance_conditions: list[str]
+    legal_basis: list[str]
+    steps: list[StepOut]
+    fields: list[FieldOut]
+    materials: list[MaterialOut]
+    exempt_materials: int
+    issues_license: dict[str, str] | None
+    result: str
+    description: str | None
+    halls: list[HallRef]
+    hall_rule: str
+    assumptions: dict[str, str]
+
+
+class CatalogStats(BaseModel):
+    matters: int
+    departments: int
+    halls: int
+    license_types: int
+    data_elements: int
+    materials: int
+    materials_by_source: dict[str, int]
+    department_issued_materials: int
+    department_issued_exempt: int
+    exemption_rate: float
+    exempt_materials: int
+    overall_exemption_rate: float
+    fields: int
+    prefillable_fields: int
+    fully_online_matters: int
+    fully_online_rate: float
+    average_trips: float
+    zero_trip_matters: int
+    matters_by_kind: dict[str, int]
+    matters_by_audience: dict[str, int]
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str] = {}
+
+
+def norm_ws(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()

@@ -1,0 +1,211 @@
+"""The `tongban` command: serve, demo, db, catalog."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy import Engine, func, select
+
+from tongban.settings import Settings, get_settings, sqlite_url
+
+app = typer.Typer(help="通办 Tongban: a city's government services platform.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+catalog_app = typer.Typer(help="The service catalog (事项库).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(catalog_app, name="catalog")
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option("--db", help="SQLite file to use; default: TONGBAN_DATABASE_URL or ./tongban.db"),
+]
+
+
+def _settings(db: Path | None) -> Settings:
+    settings = get_settings()
+    if db is not None:
+        settings = settings.model_copy(update={"database_url": sqlite_url(db)})
+    return settings
+
+
+def _engine(settings: Settings) -> Engine:
+    from tongban.db import make_engine
+
+    return make_engine(settings.database_url)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(code=1)
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: DbOption = None, revision: str = "head") -> None:
+    """Migrate the database to the newest schema."""
+    from tongban.migrate import current_revision, upgrade
+
+    engine = _engine(_settings(db))
+    upgrade(engine, revision)
+    typer.echo(f"database at revision {current_revision(engine)}")
+
+
+@db_app.command("current")
+def db_current(db: DbOption = None) -> None:
+    """Show the database's schema revision and whether it is the newest."""
+    from tongban.migrate import current_revision, head_revision
+
+    engine = _engine(_settings(db))
+    typer.echo(f"current {current_revision(engine)}, head {head_revision()}")
+
+
+@catalog_app.command("check")
+def catalog_check(directory: Annotated[Path | None, typer.Argument()] = None) -> None:
+    """Validate a catalog folder without touching any database."""
+    from tongban.catalog.loader import SHIPPED_CATALOG, CatalogInvalid, read_catalog
+
+    try:
+        src = read_catalog(directory or SHIPPED_CATALOG)
+    except CatalogInvalid as exc:
+        typer.echo(str(exc), err=True)
+        raise _fail(f"{len(exc.problems)} problem(s); nothing loaded") from exc
+    typer.echo(f"ok: {len(src.matters)} matters, {len(src.departments)} departments")
+
+
+@catalog_app.command("load")
+def catalog_load(
+    directory: Annotated[
+        Path | None, typer.Argument(help="catalog folder; default: shipped")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Validate and load a catalog folder; a file with any problem loads nothing."""
+    from tongban.catalog.loader import CatalogInvalid
+    from tongban.catalog.service import load_catalog_dir
+    from tongban.db import make_sessionmaker, transaction
+
+    settings = _settings(db)
+    engine = _engine(settings)
+    _require_current_schema(engine)
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            report = load_catalog_dir(session, directory or settings.catalog_dir)
+    except CatalogInvalid as exc:
+        typer.echo(str(exc), err=True)
+        raise _fail(f"{len(exc.problems)} problem(s); nothing loaded") from exc
+    typer.echo(report.summary())
+
+
+@catalog_app.command("stats")
+def catalog_stats(db: DbOption = None, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Materials by source, the exemption rate, matters fully online, average trips."""
+    from tongban.catalog.service import catalog_stats as compute
+    from tongban.db import make_sessionmaker, transaction
+
+    engine = _engine(_settings(db))
+    _require_current_schema(engine)
+    with transaction(make_sessionmaker(engine)) as session:
+        stats = compute(session)
+    if as_json:
+        typer.echo(json.dumps(stats.model_dump(), ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"事项 matters                 {stats.matters}")
+    typer.echo(f"部门 departments             {stats.departments}")
+    typer.echo(f"大厅 halls                   {stats.halls}")
+    typer.echo(f"材料 materials               {stats.materials}  {stats.materials_by_source}")
+    typer.echo(
+        f"部门核发材料免提交率         {stats.department_issued_exempt}/"
+        f"{stats.department_issued_materials} = {stats.exemption_rate:.1%}"
+    )
+    typer.echo(f"免填报字段 prefillable fields {stats.prefillable_fields}/{stats.fields}")
+    online = f"{stats.fully_online_matters} ({stats.fully_online_rate:.1%})"
+    typer.echo(f"全程网办 fully online         {online}")
+    typer.echo(f"平均跑动 average trips        {stats.average_trips:.2f}")
+
+
+@catalog_app.command("export")
+def catalog_export(
+    directory: Annotated[Path, typer.Argument(help="folder to write the YAML files to")],
+    db: DbOption = None,
+) -> None:
+    """Write the catalog in the database back out as YAML (loadable again with `load`)."""
+    from tongban.catalog.service import export_catalog
+    from tongban.db import make_sessionmaker, transaction
+
+    engine = _engine(_settings(db))
+    _require_current_schema(engine)
+    with transaction(make_sessionmaker(engine)) as session:
+        written = export_catalog(session, directory)
+    typer.echo(f"wrote {directory}: " + ", ".join(f"{k} {v}" for k, v in written.items()))
+
+
+def _require_current_schema(engine: Engine) -> None:
+    from tongban.migrate import is_current
+
+    if not is_current(engine):
+        raise _fail("the database schema is not current: run `tongban db upgrade` first")
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    db: DbOption = None,
+    workers: int = 1,
+) -> None:
+    """Serve the platform (the database must be migrated)."""
+    import uvicorn
+
+    settings = _settings(db)
+    engine = _engine(settings)
+    _require_current_schema(engine)
+    if workers > 1:
+        # Several processes need an import string; they read the same settings from the env.
+        import os
+
+        os.environ["TONGBAN_DATABASE_URL"] = settings.database_url
+        uvicorn.run("tongban.asgi:app", host=host, port=port, workers=workers)
+        return
+    from tongban.app import create_app
+
+    uvicorn.run(create_app(settings, engine), host=host, port=port)
+
+
+@app.command()
+def demo(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    db: Annotated[Path, typer.Option("--db", help="SQLite file")] = Path("./tongban.db"),
+    no_serve: bool = typer.Option(False, "--no-serve", help="prepare the database and exit"),
+) -> None:
+    """Migrate, load the shipped catalog and demo data into a new database, and serve."""
+    from tongban.catalog.models import Matter
+    from tongban.catalog.service import load_catalog_dir
+    from tongban.db import make_sessionmaker, transaction
+    from tongban.migrate import upgrade
+
+    settings = _settings(db)
+    engine = _engine(settings)
+    upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    with transaction(sessions) as session:
+        is_new = not session.scalar(select(func.count()).select_from(Matter))
+        if is_new:
+            report = load_catalog_dir(session, settings.catalog_dir)
+            typer.echo(f"catalog loaded: {report.summary()}")
+        else:
+            typer.echo(f"using the existing data in {db}")
+    if no_serve:
+        return
+    typer.echo(f"通办 Tongban serving on http://{host}:{port}  (Ctrl+C to stop)")
+    import uvicorn
+
+    from tongban.app import create_app
+
+    uvicorn.run(create_app(settings, engine), host=host, port=port)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    sys.exit(app())

@@ -1,0 +1,7 @@
+"""Import every feature module's tables so Base.metadata knows them (migrations, tests)."""
+
+from __future__ import annotations
+
+
+def import_all_models() -> None:
+    import tongban.catalog.models  # noqa: F401

@@ -1,0 +1,1 @@
+"""Server-rendered portal: shared layout, design system, rendering helpers."""

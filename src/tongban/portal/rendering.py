@@ -1,0 +1,86 @@
+"""Template rendering shared by every feature's pages: one layout, one design system."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from tongban.catalog.schemas import AUDIENCE_LABELS, MATTER_KIND_LABELS
+
+PORTAL_DIR = Path(__file__).resolve().parent
+STATIC_DIR = PORTAL_DIR / "static"
+TEMPLATE_DIRS = [PORTAL_DIR / "templates"]
+
+templates = Jinja2Templates(directory=TEMPLATE_DIRS)
+templates.env.globals.update(
+    audience_labels=AUDIENCE_LABELS,
+    kind_labels=MATTER_KIND_LABELS,
+    handling_form_labels={
+        "online": "网上办理",
+        "window": "窗口办理",
+        "post": "快递寄送",
+        "appointment": "预约办理",
+    },
+    source_labels={"applicant": "申请人提供", "department": "部门核发", "license": "电子证照"},
+    actor_labels={
+        "applicant": "申请人",
+        "window": "综合窗口",
+        "department": "业务部门",
+        "system": "系统",
+    },
+    hall_kind_labels={
+        "district_center": "区行政服务中心",
+        "street_center": "街镇社区事务受理服务中心",
+        "specialized": "专门服务大厅",
+    },
+)
+
+ELDER_COOKIE = "tb_mode"
+
+
+def is_elder_mode(request: Request) -> bool:
+    mode = request.query_params.get("mode") or request.cookies.get(ELDER_COOKIE)
+    return mode == "elder"
+
+
+def wants_html(request: Request) -> bool:
+    """Portal paths get an HTML error page; the API and probes get problem+json."""
+    path = request.url.path
+    if path.startswith(("/api/", "/healthz", "/readyz", "/static/")):
+        return False
+    return "text/html" in request.headers.get("accept", "") or path == "/" or "." not in path
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    settings = request.app.state.settings
+    elder = is_elder_mode(request)
+    response = templates.TemplateResponse(
+        request,
+        template,
+        {
+            "elder": elder,
+            "hotline": settings.hotline,
+            "region_name": settings.region_name,
+            **context,
+        },
+        status_code=status_code,
+    )
+    mode = request.query_params.get("mode")
+    if mode in ("elder", "standard"):
+        # Remembered for a year: an elderly person should not have to find the switch again.
+        response.set_cookie(
+            ELDER_COOKIE, mode, max_age=365 * 24 * 3600, samesite="lax", httponly=True
+        )
+    return response
+
+
+def render_error_page(
+    request: Request, status: int, title: str, detail: str | None
+) -> HTMLResponse:
+    return render(
+        request, "error.html", status_code=status, status=status, title=title, detail=detail
+    )

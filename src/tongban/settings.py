@@ -1,0 +1,39 @@
+"""Configuration from the environment (prefix TONGBAN_) or a `.env` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TONGBAN_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///./tongban.db",
+        description="SQLAlchemy URL: sqlite:///PATH (embedded) or postgresql+psycopg://...",
+    )
+    region_code: str = Field(default="310000", description="this node's region (310000 上海)")
+    region_name: str = Field(default="上海市", description="the region's name on screen")
+    hotline: str = Field(default="12345", description="the citizens' hotline shown on every page")
+    catalog_dir: Path | None = Field(
+        default=None, description="catalog YAML folder; default: the shipped catalog"
+    )
+    search_cache_dir: Path | None = Field(
+        default=None, description="where the word segmenter keeps its dictionary cache"
+    )
+    page_size_default: int = Field(default=20, ge=1, le=100)
+    log_level: str = Field(default="INFO")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def sqlite_url(path: str | Path) -> str:
+    """The database URL for an embedded SQLite file (what `--db PATH` means)."""
+    return f"sqlite:///{Path(path).expanduser().resolve()}"

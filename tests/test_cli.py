@@ -1,0 +1,76 @@
+"""The `tongban` command: demo, db, catalog check/load/stats/export."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from tests.conftest import MINI_CATALOG
+from tongban.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_demo_prepares_a_new_database_once(tmp_path: Path) -> None:
+    db = str(tmp_path / "demo.db")
+    code, out = run("demo", "--db", db, "--no-serve")
+    assert code == 0, out
+    assert "catalog loaded" in out
+    code, out = run("demo", "--db", db, "--no-serve")
+    assert code == 0 and "using the existing data" in out
+    code, out = run("catalog", "stats", "--db", db, "--json")
+    assert code == 0
+    assert json.loads(out)["matters"] >= 80
+
+
+def test_db_upgrade_and_current(tmp_path: Path) -> None:
+    db = str(tmp_path / "x.db")
+    code, out = run("db", "upgrade", "--db", db)
+    assert code == 0 and "database at revision" in out
+    code, out = run("db", "current", "--db", db)
+    assert code == 0
+    current, head = out.split(",")
+    assert current.split()[-1] == head.split()[-1]
+
+
+def test_commands_refuse_an_unmigrated_database(tmp_path: Path) -> None:
+    code, out = run("catalog", "stats", "--db", str(tmp_path / "new.db"))
+    assert code == 1 and "tongban db upgrade" in out
+
+
+def test_check_load_stats_export_round_trip(tmp_path: Path) -> None:
+    db = str(tmp_path / "c.db")
+    assert run("db", "upgrade", "--db", db)[0] == 0
+    code, out = run("catalog", "check", str(MINI_CATALOG))
+    assert code == 0 and "ok: 4 matters" in out
+    code, out = run("catalog", "load", str(MINI_CATALOG), "--db", db)
+    assert code == 0 and "matters new 4" in out
+    code, out = run("catalog", "stats", "--db", db)
+    assert code == 0 and "部门核发材料免提交率" in out
+    code, out = run("catalog", "export", str(tmp_path / "out"), "--db", db)
+    assert code == 0 and "matters 4" in out
+    assert run("catalog", "check", str(tmp_path / "out"))[0] == 0
+
+
+def test_a_bad_catalog_is_reported_and_nothing_is_loaded(tmp_path: Path) -> None:
+    db = str(tmp_path / "c.db")
+    assert run("db", "upgrade", "--db", db)[0] == 0
+    bad = tmp_path / "bad"
+    shutil.copytree(MINI_CATALOG, bad)
+    path = bad / "matters" / "sh-gaj.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("trips: 1\n", "trips: many\n", 1), encoding="utf-8"
+    )
+    code, out = run("catalog", "load", str(bad), "--db", db)
+    assert code == 1
+    assert "matters/sh-gaj.yaml:" in out and "trips" in out and "nothing loaded" in out
+    code, out = run("catalog", "stats", "--db", db, "--json")
+    assert json.loads(out)["matters"] == 0
