@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -11,6 +12,8 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tongban import __version__
 from tongban.catalog import api as catalog_api
@@ -23,6 +26,12 @@ from tongban.portal.rendering import STATIC_DIR, render_error_page, wants_html
 from tongban.settings import Settings, get_settings
 
 log = logging.getLogger("tongban")
+
+_HTTP_ERRORS = {
+    400: ("bad_request", "请求无法处理", "Bad request"),
+    404: ("not_found", "页面或资源不存在", "Not found"),
+    405: ("method_not_allowed", "不支持该请求方法", "Method not allowed"),
+}
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -45,12 +54,64 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(catalog_api.router)
     app.include_router(catalog_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Outermost last: hosts are checked first, then HEAD is served as a GET without a body.
+    app.add_middleware(RejectNulMiddleware)
+    app.add_middleware(HeadAsGetMiddleware)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
     return app
 
 
-def problem_response(error: DomainError, request: Request) -> JSONResponse:
+class HeadAsGetMiddleware:
+    """Answer HEAD like GET without the body (probes and link checkers send HEAD)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_without_body)
+
+
+class RejectNulMiddleware:
+    """A NUL byte in a path or query is never meaningful, and PostgreSQL refuses it in text."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw = scope.get("raw_path") or scope["path"].encode()
+            query = scope.get("query_string", b"")
+            if b"\x00" in unquote_to_bytes(raw) or b"\x00" in unquote_to_bytes(query):
+                error = DomainError(
+                    code="bad_request",
+                    title="请求中含有无效字符",
+                    title_en="The request contains an invalid character",
+                    status=400,
+                    detail="NUL bytes are not allowed in paths or query strings",
+                )
+                response = JSONResponse(error.problem(), status_code=400, media_type=PROBLEM_JSON)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def problem_response(
+    error: DomainError, request: Request, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse(
-        error.problem(instance=request.url.path), status_code=error.status, media_type=PROBLEM_JSON
+        error.problem(instance=request.url.path),
+        status_code=error.status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
     )
 
 
@@ -77,22 +138,20 @@ def _install_error_handlers(app: FastAPI) -> None:
         ]
         error = validation_failed(errors)
         if wants_html(request):
-            return render_error_page(request, 422, error.title, "; ".join(e.field for e in errors))
+            fields = "、".join(e.field for e in errors)
+            return render_error_page(request, 422, error.title, f"请检查：{fields}")
         return problem_response(error, request)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        titles = {
-            404: ("not_found", "页面或资源不存在", "Not found"),
-            405: ("method_not_allowed", "不支持该请求方法", "Method not allowed"),
-        }
-        code, title, title_en = titles.get(
+        code, title, title_en = _HTTP_ERRORS.get(
             exc.status_code, ("http_error", "请求无法处理", "Request failed")
         )
         if wants_html(request):
             return render_error_page(request, exc.status_code, title, None)
         error = DomainError(code=code, title=title, title_en=title_en, status=exc.status_code)
-        return problem_response(error, request)
+        # Keep the headers the router set (Allow on a 405).
+        return problem_response(error, request, headers=dict(exc.headers or {}))
 
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> Response:
@@ -103,6 +162,8 @@ def _install_error_handlers(app: FastAPI) -> None:
             title_en="Internal error",
             status=500,
         )
+        if wants_html(request):
+            return render_error_page(request, 500, error.title, None)
         return problem_response(error, request)
 
 

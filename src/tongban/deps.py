@@ -17,4 +17,6 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-DbSession = Annotated[Session, Depends(get_session)]
+# scope="function": the transaction ends before the response is sent, so a failed commit
+# becomes an error response instead of a 200 for something that was never stored.
+DbSession = Annotated[Session, Depends(get_session, scope="function")]

@@ -25,7 +25,9 @@ class Settings(BaseSettings):
     search_cache_dir: Path | None = Field(
         default=None, description="where the word segmenter keeps its dictionary cache"
     )
-    page_size_default: int = Field(default=20, ge=1, le=100)
+    allowed_hosts: list[str] = Field(
+        default=["*"], description='Host headers to answer, e.g. ["www.example.gov.cn"]'
+    )
     log_level: str = Field(default="INFO")
 
 

@@ -155,3 +155,43 @@ def test_departments_halls_and_districts(client: TestClient) -> None:
 def test_openapi_document_is_served(client: TestClient) -> None:
     spec = client.get("/api/openapi.json").json()
     assert "/api/v1/matters" in spec["paths"] and "/api/v1/matters/{code}" in spec["paths"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/matters/%00",
+        "/api/v1/departments/%00",
+        "/api/v1/halls/a%00b",
+        "/api/v1/matters?department=%00",
+        "/api/v1/matters?q=%00",
+        "/matters/%00",
+    ],
+)
+def test_a_nul_byte_is_a_400_problem_on_every_database(client: TestClient, path: str) -> None:
+    r = client.get(path)
+    assert r.status_code == 400
+    assert r.headers["content-type"] == PROBLEM and r.json()["code"] == "bad_request"
+
+
+def test_empty_filters_mean_no_filter(client: TestClient) -> None:
+    everything = client.get("/api/v1/matters").json()["total"]
+    params = {"audience": "", "department": "", "district": "", "online": "", "kind": ""}
+    assert client.get("/api/v1/matters", params=params).json()["total"] == everything
+
+
+def test_head_is_served_like_get_without_a_body(client: TestClient) -> None:
+    for path in ("/healthz", "/readyz", "/", "/api/v1/matters?q=护照"):
+        r = client.head(path)
+        assert r.status_code == 200, path
+        assert r.content == b""
+
+
+def test_a_wrong_method_names_the_allowed_ones(client: TestClient) -> None:
+    r = client.post("/api/v1/matters")
+    assert r.status_code == 405 and "GET" in r.headers["allow"]
+
+
+def test_bare_api_path_is_a_problem_not_a_page(client: TestClient) -> None:
+    r = client.get("/api", headers={"accept": "text/html"})
+    assert r.status_code == 404 and r.headers["content-type"] == PROBLEM

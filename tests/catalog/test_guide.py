@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import MINI_CATALOG
 from tongban.catalog.loader import read_catalog
+from tongban.catalog.schemas import MaterialIn
 from tongban.catalog.service import apply_catalog, get_guide, load_catalog_dir, save_matter
-from tongban.errors import NotFound
+from tongban.errors import DomainError, NotFound
 
 
 @pytest.fixture
@@ -52,11 +53,10 @@ def test_fields_are_prefillable_from_base_records_and_licenses(mini_db: Session)
     assert food["enterprise.name"].prefill_source == "法人库"
     assert food["person.name"].prefill_source == "人口综合库"
     assert food["person.name"].label == "经办人姓名"  # the form's own label wins
-    # Not in any base record, but on a license an enterprise holds (食品经营许可证).
-    assert food["food.category"].prefillable
-    assert food["food.category"].prefill_source == "电子证照：食品经营许可证"
+    # Not in any base record, but on a license an enterprise holds (门店备案凭证).
+    assert food["store.area"].prefillable
+    assert food["store.area"].prefill_source == "电子证照：门店备案凭证"
     assert food["food.category"].options == ["预包装食品", "散装食品"]
-    assert not food["store.area"].prefillable and food["store.area"].prefill_source is None
     assert not food["permit.number"].required
     # The same element is not prefillable for a person: only enterprises hold that license.
     hukou = {f.element: f for f in get_guide(mini_db, "07P000000001").fields}
@@ -158,3 +158,46 @@ def test_an_admin_edit_is_a_new_version(mini_db: Session) -> None:
     edited = src.model_copy(update={"description": "预约后到出入境大厅办理"})
     guide = save_matter(mini_db, edited)
     assert guide.version == 2 and guide.description == "预约后到出入境大厅办理"
+
+
+def test_a_matter_cannot_prefill_from_the_license_it_issues(mini_db: Session) -> None:
+    # food.category sits only on the food permit, which this very matter issues.
+    food = {f.element: f for f in get_guide(mini_db, "01E000000001").fields}
+    assert food["permit.number"].prefill_source is None
+
+
+def test_a_renewal_prefills_from_the_license_it_renews(mini_db: Session) -> None:
+    src = read_catalog(MINI_CATALOG).matters["01E000000001"]
+    renewal = src.model_copy(
+        update={
+            "code": "01E000000009",
+            "name": "食品经营许可延续",
+            "materials": [
+                *src.materials,
+                MaterialIn(
+                    key="permit",
+                    name="原食品经营许可证",
+                    source="license",
+                    license_type="food_permit",
+                ),
+            ],
+        }
+    )
+    fields = {f.element: f for f in save_matter(mini_db, renewal).fields}
+    assert fields["food.category"].prefill_source == "电子证照：食品经营许可证"
+
+
+def test_an_edit_with_unknown_references_is_refused_and_changes_nothing(mini_db: Session) -> None:
+    src = read_catalog(MINI_CATALOG).matters["20P000000003"]
+    bad = src.model_copy(update={"halls": ["hall-nowhere"], "department": "sh-nobody"})
+    with pytest.raises(DomainError) as info:
+        save_matter(mini_db, bad)
+    assert info.value.status == 422
+    assert {e.field for e in info.value.errors} == {"department", "halls.0"}
+    assert get_guide(mini_db, "20P000000003").versions == [1]
+
+
+def test_long_names_fit_on_every_database(mini_db: Session) -> None:
+    src = read_catalog(MINI_CATALOG).matters["20P000000003"]
+    long_name = "普通护照签发" * 80  # 480 characters: under the catalog's limit of 500
+    assert save_matter(mini_db, src.model_copy(update={"name": long_name})).name == long_name

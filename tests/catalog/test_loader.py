@@ -133,11 +133,19 @@ def test_unknown_references_are_reported_at_the_referring_entry(mini: Path) -> N
         mini / "matters" / "sh-scjgj.yaml", "issues_license: food_permit", "issues_license: nope"
     )
     problems = problems_of(mini)
-    line = line_of(path, 'code: "07P000000001"')
-    at = f"matters/sh-gaj.yaml:{line}: matter '07P000000001': "
-    assert at + "form field names unknown data element 'person.shoe_size'" in problems
-    assert at + "material 'origin_proof' names unknown department 'sh-nobody'" in problems
-    assert any("issues unknown license type 'nope'" in p for p in problems)
+    # Each problem is reported at the line of the reference itself, inside the matter.
+    field_line = line_of(path, "person.shoe_size")
+    material_line = line_of(path, "sh-nobody")
+    at = "matters/sh-gaj.yaml:{}: matter '07P000000001' "
+    assert (
+        at.format(field_line) + "fields.1.element: unknown data element 'person.shoe_size'"
+        in problems
+    )
+    assert (
+        at.format(material_line) + "materials.1.department: unknown department 'sh-nobody'"
+        in problems
+    )
+    assert any("issues_license: unknown license type 'nope'" in p for p in problems)
     assert len(problems) == 3
 
 
@@ -190,3 +198,15 @@ def test_a_bad_catalog_loads_nothing(mini: Path, empty_db: Session) -> None:
     with pytest.raises(CatalogInvalid):
         load_catalog_dir(empty_db, mini)
     assert empty_db.scalar(select(func.count()).select_from(Matter)) == 0
+
+
+def test_a_repeated_key_is_an_error_not_a_silent_overwrite(mini: Path) -> None:
+    path = mini / "matters" / "sh-gaj.yaml"
+    replace_in(path, "    result: 护照\n", "    result: 护照\n    materials: []\n    steps: []\n")
+    problems = problems_of(mini)
+    assert f"matters/sh-gaj.yaml:{line_of(path, 'steps: []')}: duplicate key 'steps'" in problems
+
+
+def test_yml_files_are_read_too(mini: Path) -> None:
+    (mini / "matters" / "sh-gaj.yaml").rename(mini / "matters" / "sh-gaj.yml")
+    assert "07P000000001" in read_catalog(mini).matters

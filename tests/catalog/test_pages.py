@@ -94,3 +94,16 @@ def test_elder_mode_is_one_switch_and_remembered(client: TestClient) -> None:
     assert '<body class="elder">' in r.text and "标准版" in r.text
     r = client.get("/?mode=standard", headers=HTML)
     assert '<body class="">' in r.text
+
+
+def test_pager_links_are_relative_whatever_the_host_says(client: TestClient) -> None:
+    r = client.get("/matters", headers={**HTML, "host": "evil.example"})
+    assert r.status_code == 200
+    assert "evil.example" not in r.text
+    assert 'href="?page=2"' in r.text
+
+
+def test_the_filter_form_with_all_options_works(client: TestClient) -> None:
+    params = {"q": "登记", "audience": "", "department": "", "district": ""}
+    r = client.get("/matters", params=params, headers=HTML)
+    assert r.status_code == 200 and "共 " in r.text

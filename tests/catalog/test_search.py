@@ -139,3 +139,19 @@ def test_query_plans() -> None:
     assert len(plan.groups) == 4 and plan.need == 3
     assert plan_query("结婚登记").groups == ((("结婚登记",), ("结婚", "登记")),)
     assert plan_query("我要").groups == ()
+
+
+def test_paging_across_the_reranked_head(db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tongban.catalog import service
+
+    monkeypatch.setattr(service, "RERANK_WINDOW", 5)
+    full = search_matters(db, SearchParams(q="登记", size=100))
+    assert full.total > 12
+    pages = []
+    for n in range(1, 100):
+        page = search_matters(db, SearchParams(q="登记", size=3, page=n))
+        if not page.items:
+            break
+        pages += [i.code for i in page.items]
+    assert pages == [i.code for i in full.items]
+    assert len(set(pages)) == full.total

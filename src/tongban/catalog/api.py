@@ -8,15 +8,17 @@ from fastapi import APIRouter, Query
 
 from tongban.catalog import service
 from tongban.catalog.schemas import (
-    DIVISION_CODE_RE,
-    Audience,
+    AudienceFilter,
     CatalogStats,
+    DepartmentFilter,
     DepartmentOut,
+    DistrictFilter,
     GuideOut,
-    HallKind,
+    HallKindFilter,
     HallOut,
-    MatterKind,
+    KindFilter,
     MatterPage,
+    OnlineFilter,
 )
 from tongban.deps import DbSession
 
@@ -34,11 +36,11 @@ _INVALID: dict[int | str, dict[str, Any]] = {
 def search_matters(
     db: DbSession,
     q: Annotated[str | None, Query(max_length=100, description="what the person typed")] = None,
-    audience: Audience | None = None,
-    department: Annotated[str | None, Query(max_length=60, description="department code")] = None,
-    district: Annotated[str | None, Query(pattern=DIVISION_CODE_RE)] = None,
-    online: Annotated[bool | None, Query(description="fully online (全程网办) only")] = None,
-    kind: MatterKind | None = None,
+    audience: AudienceFilter = None,
+    department: Annotated[DepartmentFilter, Query(description="department code")] = None,
+    district: Annotated[DistrictFilter, Query(description="district code, e.g. 310115")] = None,
+    online: Annotated[OnlineFilter, Query(description="fully online (全程网办) only")] = None,
+    kind: KindFilter = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> MatterPage:
@@ -87,8 +89,8 @@ def get_department(db: DbSession, code: str) -> DepartmentOut:
 @router.get("/halls", response_model=list[HallOut], responses=_INVALID, summary="Service halls")
 def list_halls(
     db: DbSession,
-    district: Annotated[str | None, Query(pattern=DIVISION_CODE_RE)] = None,
-    kind: HallKind | None = None,
+    district: DistrictFilter = None,
+    kind: HallKindFilter = None,
 ) -> list[HallOut]:
     return service.list_halls(db, district, kind.value if kind else None)
 

@@ -69,6 +69,8 @@ class CatalogInvalid(Exception):
 class Origin:
     file: str
     line: int
+    # The entry's YAML node, so a problem deep inside it can name its own line.
+    node: yaml.Node | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -91,10 +93,10 @@ class CatalogSource:
 # ---------------------------------------------------------------------------------------------
 
 
-def _line_of(node: yaml.Node | None, path: Iterable[int | str]) -> int:
-    """The 1-based line of the node at `path` (a pydantic error location), or of its parent."""
+def _node_at(node: yaml.Node | None, path: Iterable[int | str]) -> yaml.Node | None:
+    """The node at `path` (a pydantic error location), or the deepest parent that exists."""
     if node is None:
-        return 1
+        return None
     current = node
     for step in path:
         nxt: yaml.Node | None = None
@@ -112,7 +114,26 @@ def _line_of(node: yaml.Node | None, path: Iterable[int | str]) -> int:
         if nxt is None:
             break
         current = nxt
-    return int(current.start_mark.line) + 1
+    return current
+
+
+def _line_of(node: yaml.Node | None, path: Iterable[int | str]) -> int:
+    found = _node_at(node, path)
+    return int(found.start_mark.line) + 1 if found is not None else 1
+
+
+def _duplicate_keys(node: yaml.Node | None) -> Iterator[tuple[int, str]]:
+    """YAML lets a later key silently replace an earlier one; in a catalog that loses data."""
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            if key_node.value in seen:
+                yield int(key_node.start_mark.line) + 1, str(key_node.value)
+            seen.add(key_node.value)
+            yield from _duplicate_keys(value_node)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            yield from _duplicate_keys(item)
 
 
 def _describe(error: Any) -> str:
@@ -147,6 +168,12 @@ def _parse_file(path: Path, name: str, problems: list[Problem]) -> _ParsedFile |
     if not isinstance(data, dict):
         problems.append(Problem(name, 1, "expected a mapping at the top of the file"))
         return None
+    duplicates = [
+        Problem(name, line, f"duplicate key {key!r}") for line, key in _duplicate_keys(node)
+    ]
+    if duplicates:
+        problems.extend(duplicates)
+        return None
     # A matters file also names its default `department`; every other file holds one kind.
     kinds = ["matters"] if "matters" in data else [k for k in _FILE_KINDS if k in data]
     if len(kinds) != 1:
@@ -165,7 +192,7 @@ def _parse_file(path: Path, name: str, problems: list[Problem]) -> _ParsedFile |
 
 
 def _catalog_files(root: Path) -> Iterator[Path]:
-    yield from sorted(p for p in root.rglob("*.yaml") if p.is_file())
+    yield from sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -215,14 +242,15 @@ def _add(
         )
         return
     table[key] = item
-    catalog.origins[(kind, key)] = Origin(origin.file, origin.line)
+    catalog.origins[(kind, key)] = origin
 
 
 def _collect(catalog: CatalogSource, parsed: _ParsedFile, problems: list[Problem]) -> None:
     model, node, name = parsed.model, parsed.node, parsed.name
 
     def at(*path: int | str) -> Origin:
-        return Origin(name, _line_of(node, path))
+        entry = _node_at(node, path)
+        return Origin(name, _line_of(node, path), entry)
 
     if isinstance(model, DivisionsFile):
         catalog.source_note = model.source
@@ -308,7 +336,14 @@ def _cross_check(c: CatalogSource, problems: list[Problem]) -> None:
             )
         license_codes[lt.code] = lt.key
     for matter in c.matters.values():
-        _check_matter(c, matter, bad)
+        origin = c.origins.get(("matter", matter.code), Origin("?", 1))
+        for path, message in check_matter(c, matter):
+            line = _line_of(origin.node, _path(path)) if origin.node else origin.line
+            problems.append(Problem(origin.file, line, f"matter {matter.code!r} {path}: {message}"))
+
+
+def _path(dotted: str) -> list[int | str]:
+    return [int(p) if p.isdigit() else p for p in dotted.split(".")]
 
 
 def _check_department(
@@ -323,36 +358,35 @@ def _check_department(
         bad(kind, key, f"department {dep_key!r} is not a body of this city")
 
 
-def _check_matter(c: CatalogSource, m: MatterIn, bad: Any) -> None:
-    _check_department(c, "matter", m.code, m.department, bad)
-    for f in m.fields:
+def check_matter(c: CatalogSource, m: MatterIn) -> list[tuple[str, str]]:
+    """(field path, problem) for every reference of a matter that the catalog cannot resolve."""
+    out: list[tuple[str, str]] = []
+    dep = c.departments.get(m.department or "")
+    if dep is None:
+        out.append(("department", f"unknown department {m.department!r}"))
+    elif dep.level is DepartmentLevel.EXTERNAL:
+        out.append(("department", f"department {m.department!r} is not a body of this city"))
+    for i, f in enumerate(m.fields):
         if f.element not in c.elements:
-            bad("matter", m.code, f"form field names unknown data element {f.element!r}")
-    for mat in m.materials:
+            out.append((f"fields.{i}.element", f"unknown data element {f.element!r}"))
+    for i, mat in enumerate(m.materials):
         if mat.license_type and mat.license_type not in c.license_types:
-            bad(
-                "matter",
-                m.code,
-                f"material {mat.key!r} names unknown license type {mat.license_type!r}",
+            out.append(
+                (f"materials.{i}.license_type", f"unknown license type {mat.license_type!r}")
             )
         if mat.department and mat.department not in c.departments:
-            bad(
-                "matter",
-                m.code,
-                f"material {mat.key!r} names unknown department {mat.department!r}",
-            )
+            out.append((f"materials.{i}.department", f"unknown department {mat.department!r}"))
     if m.issues_license and m.issues_license not in c.license_types:
-        bad("matter", m.code, f"issues unknown license type {m.issues_license!r}")
-    for hall_key in m.halls:
+        out.append(("issues_license", f"unknown license type {m.issues_license!r}"))
+    for i, hall_key in enumerate(m.halls):
         hall = c.halls.get(hall_key)
         if hall is None:
-            bad("matter", m.code, f"unknown hall {hall_key!r}")
+            out.append((f"halls.{i}", f"unknown hall {hall_key!r}"))
         elif hall.kind is not HallKind.SPECIALIZED:
-            bad(
-                "matter",
-                m.code,
-                f"hall {hall_key!r} is not specialized; general halls are computed",
+            out.append(
+                (f"halls.{i}", f"hall {hall_key!r} is not specialized; general halls are computed")
             )
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

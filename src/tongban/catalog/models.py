@@ -10,20 +10,23 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tongban.db import Base, UTCDateTime, utcnow
 
+# Human text (names, labels, addresses) fits the catalog schema's limit for non-empty text.
+TEXT_MAX = 500
+
 
 class District(Base):
     __tablename__ = "districts"
 
     code: Mapped[str] = mapped_column(String(6), primary_key=True)
-    name: Mapped[str] = mapped_column(String(50))
-    name_en: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(TEXT_MAX))
+    name_en: Mapped[str] = mapped_column(String(TEXT_MAX))
 
 
 class Street(Base):
     __tablename__ = "streets"
 
     code: Mapped[str] = mapped_column(String(9), primary_key=True)
-    name: Mapped[str] = mapped_column(String(50))
+    name: Mapped[str] = mapped_column(String(TEXT_MAX))
     district_code: Mapped[str] = mapped_column(ForeignKey("districts.code"), index=True)
 
 
@@ -32,13 +35,13 @@ class Department(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(60), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    name_en: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(TEXT_MAX))
+    name_en: Mapped[str] = mapped_column(String(TEXT_MAX))
     level: Mapped[str] = mapped_column(String(20))
     district_code: Mapped[str | None] = mapped_column(ForeignKey("districts.code"))
     uscc: Mapped[str | None] = mapped_column(String(18))
     phone: Mapped[str | None] = mapped_column(String(50))
-    website: Mapped[str | None] = mapped_column(String(200))
+    website: Mapped[str | None] = mapped_column(String(TEXT_MAX))
     assumptions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
 
 
@@ -47,13 +50,13 @@ class Hall(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(60), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(TEXT_MAX))
     kind: Mapped[str] = mapped_column(String(20), index=True)
     district_code: Mapped[str] = mapped_column(ForeignKey("districts.code"), index=True)
     street_code: Mapped[str | None] = mapped_column(String(9))
-    address: Mapped[str | None] = mapped_column(String(300))
+    address: Mapped[str | None] = mapped_column(String(TEXT_MAX))
     phone: Mapped[str | None] = mapped_column(String(50))
-    hours: Mapped[str | None] = mapped_column(String(200))
+    hours: Mapped[str | None] = mapped_column(String(TEXT_MAX))
     assumptions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
 
 
@@ -62,8 +65,8 @@ class DataElement(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(80), unique=True)
-    label: Mapped[str] = mapped_column(String(100))
-    label_en: Mapped[str] = mapped_column(String(200))
+    label: Mapped[str] = mapped_column(String(TEXT_MAX))
+    label_en: Mapped[str] = mapped_column(String(TEXT_MAX))
     type: Mapped[str] = mapped_column(String(20))
     options: Mapped[list[str]] = mapped_column(JSON, default=list)
     max_length: Mapped[int | None] = mapped_column(Integer)
@@ -77,8 +80,8 @@ class LicenseType(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(80), unique=True)
     code: Mapped[str] = mapped_column(String(21), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    name_en: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(TEXT_MAX))
+    name_en: Mapped[str] = mapped_column(String(TEXT_MAX))
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
     holder: Mapped[str] = mapped_column(String(20))
     validity_years: Mapped[int | None] = mapped_column(Integer)
@@ -96,8 +99,8 @@ class Matter(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(12), unique=True)
     implementation_code: Mapped[str | None] = mapped_column(String(36))
-    name: Mapped[str] = mapped_column(String(200))
-    name_en: Mapped[str] = mapped_column(String(300))
+    name: Mapped[str] = mapped_column(String(TEXT_MAX))
+    name_en: Mapped[str] = mapped_column(String(TEXT_MAX))
     kind: Mapped[str] = mapped_column(String(2), index=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
     for_person: Mapped[bool] = mapped_column(Boolean, index=True)
@@ -133,7 +136,7 @@ class MatterStep(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     matter_id: Mapped[int] = mapped_column(ForeignKey("matters.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(TEXT_MAX))
     actor: Mapped[str] = mapped_column(String(20))
     description: Mapped[str | None] = mapped_column(Text)
 
@@ -146,7 +149,7 @@ class MatterField(Base):
     position: Mapped[int] = mapped_column(Integer)
     element_id: Mapped[int] = mapped_column(ForeignKey("data_elements.id"), index=True)
     required: Mapped[bool] = mapped_column(Boolean)
-    label: Mapped[str | None] = mapped_column(String(200))
+    label: Mapped[str | None] = mapped_column(String(TEXT_MAX))
     prefillable: Mapped[bool] = mapped_column(Boolean)
 
     element: Mapped[DataElement] = relationship(lazy="joined")
@@ -159,7 +162,7 @@ class MatterMaterial(Base):
     matter_id: Mapped[int] = mapped_column(ForeignKey("matters.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     key: Mapped[str] = mapped_column(String(80))
-    name: Mapped[str] = mapped_column(String(300))
+    name: Mapped[str] = mapped_column(String(TEXT_MAX))
     required: Mapped[bool] = mapped_column(Boolean)
     source: Mapped[str] = mapped_column(String(20), index=True)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from tongban.catalog import service
-from tongban.catalog.schemas import DIVISION_CODE_RE, Audience
+from tongban.catalog.schemas import AudienceFilter, DepartmentFilter, DistrictFilter, OnlineFilter
 from tongban.deps import DbSession
 from tongban.portal.rendering import render
 
@@ -44,10 +44,10 @@ def search_page(
     request: Request,
     db: DbSession,
     q: Annotated[str | None, Query(max_length=100)] = None,
-    audience: Audience | None = None,
-    department: Annotated[str | None, Query(max_length=60)] = None,
-    district: Annotated[str | None, Query(pattern=DIVISION_CODE_RE)] = None,
-    online: bool | None = None,
+    audience: AudienceFilter = None,
+    department: DepartmentFilter = None,
+    district: DistrictFilter = None,
+    online: OnlineFilter = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> HTMLResponse:
     params = service.SearchParams(
@@ -78,7 +78,7 @@ def guide_page(
     db: DbSession,
     code: str,
     version: Annotated[int | None, Query(ge=1)] = None,
-    district: Annotated[str | None, Query(pattern=DIVISION_CODE_RE)] = None,
+    district: DistrictFilter = None,
 ) -> HTMLResponse:
     guide = service.get_guide(db, code, version)
     halls = [h for h in guide.halls if district is None or h.district == district]
@@ -110,7 +110,7 @@ def department_page(request: Request, db: DbSession, code: str) -> HTMLResponse:
 def halls_page(
     request: Request,
     db: DbSession,
-    district: Annotated[str | None, Query(pattern=DIVISION_CODE_RE)] = None,
+    district: DistrictFilter = None,
 ) -> HTMLResponse:
     return render(
         request,

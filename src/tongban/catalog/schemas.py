@@ -7,11 +7,18 @@ halls that accept a matter) is computed in `service.py`; no YAML field can set i
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from tongban.common.identifiers import is_valid_uscc
 
@@ -195,8 +202,8 @@ class DepartmentIn(Strict):
     level: DepartmentLevel
     district: Annotated[str | None, Field(pattern=DIVISION_CODE_RE)] = None
     uscc: Annotated[str | None, Field(min_length=18, max_length=18)] = None
-    phone: str | None = None
-    website: str | None = None
+    phone: Annotated[str | None, Field(max_length=50)] = None
+    website: Annotated[str | None, Field(max_length=500)] = None
     assumptions: Assumptions = {}
 
     @field_validator("uscc")
@@ -228,9 +235,9 @@ class HallIn(Strict):
     kind: HallKind
     district: Annotated[str, Field(pattern=DIVISION_CODE_RE)]
     street: Annotated[str | None, Field(pattern=STREET_CODE_RE)] = None
-    address: str | None = None
-    phone: str | None = None
-    hours: str | None = None
+    address: Annotated[str | None, Field(max_length=500)] = None
+    phone: Annotated[str | None, Field(max_length=50)] = None
+    hours: Annotated[str | None, Field(max_length=500)] = None
     assumptions: Assumptions = {}
 
     @model_validator(mode="after")
@@ -319,7 +326,8 @@ class StepIn(Strict):
 class FieldIn(Strict):
     element: Key
     required: bool = True
-    label: str | None = None  # overrides the element's label on this form only
+    # overrides the element's label on this form only
+    label: Annotated[str | None, Field(min_length=1, max_length=500)] = None
 
 
 class MaterialIn(Strict):
@@ -563,10 +571,23 @@ class CatalogStats(BaseModel):
     matters_by_audience: dict[str, int]
 
 
-class HealthOut(BaseModel):
-    status: Literal["ok", "unavailable"]
-    checks: dict[str, str] = {}
+# ---------------------------------------------------------------------------------------------
+# Query parameter types. An empty value means "no filter": a form's "全部" option sends one.
+# ---------------------------------------------------------------------------------------------
 
 
-def norm_ws(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
+def _none_if_empty(value: Any) -> Any:
+    return None if value == "" else value
+
+
+NoneIfEmpty = BeforeValidator(_none_if_empty)
+DistrictFilter = Annotated[
+    Annotated[str, StringConstraints(pattern=DIVISION_CODE_RE)] | None, NoneIfEmpty
+]
+DepartmentFilter = Annotated[
+    Annotated[str, StringConstraints(pattern=DEPT_KEY_RE, max_length=60)] | None, NoneIfEmpty
+]
+AudienceFilter = Annotated[Audience | None, NoneIfEmpty]
+KindFilter = Annotated[MatterKind | None, NoneIfEmpty]
+OnlineFilter = Annotated[bool | None, NoneIfEmpty]
+HallKindFilter = Annotated[HallKind | None, NoneIfEmpty]

@@ -24,7 +24,8 @@ import jieba
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-_WORD_RE = re.compile(r"\w+")
+# Letters and digits only: "_" is a word character to Python but a separator to FTS5.
+_WORD_RE = re.compile(r"[^\W_]+")
 _CJK_RUN_RE = re.compile(r"[\u3400-\u9fff]+")
 # Words that say how someone asks, not what they ask for.
 _QUERY_STOPWORDS = frozenset(
@@ -140,12 +141,6 @@ def plan_query(query: str) -> QueryPlan:
     return QueryPlan(frozen, need)
 
 
-def query_words(query: str) -> list[str]:
-    """Every distinct word a query plan looks up (for the ceiling in the benchmark)."""
-    plan = plan_query(query)
-    return list(dict.fromkeys(w for g in plan.groups for alt in g for w in alt))
-
-
 @dataclass(frozen=True)
 class SearchDoc:
     matter_id: int
@@ -173,8 +168,9 @@ def phrase_boost(phrase: str, concepts: Sequence[str], phrases: str) -> float:
     """How well a matter's own words carry what was typed; added to the full-text score.
 
     Full-text ranking sees words, not phrases, and bm25 and ts_rank weigh rare words
-    differently; this boost makes the top of the list the same on both databases: a matter
-    whose name or alias holds the whole phrase comes first, then one whose keywords do.
+    differently; this boost puts first, on both databases, a matter whose name holds the whole
+    phrase, then one whose aliases or keywords do. Where no phrase decides, the databases' own
+    scores do, and the two may order such matters differently.
     """
     name, _, rest = phrases.partition("\n")
     boost = 0.0

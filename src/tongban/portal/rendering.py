@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -42,6 +43,16 @@ templates.env.globals.update(
 ELDER_COOKIE = "tb_mode"
 
 
+def page_url(request: Request, page: int) -> str:
+    """A link to another page of the same listing, relative: never built from the Host header."""
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "page"]
+    params.append(("page", str(page)))
+    return "?" + urlencode(params)
+
+
+templates.env.globals["page_url"] = page_url
+
+
 def is_elder_mode(request: Request) -> bool:
     mode = request.query_params.get("mode") or request.cookies.get(ELDER_COOKIE)
     return mode == "elder"
@@ -50,7 +61,7 @@ def is_elder_mode(request: Request) -> bool:
 def wants_html(request: Request) -> bool:
     """Portal paths get an HTML error page; the API and probes get problem+json."""
     path = request.url.path
-    if path.startswith(("/api/", "/healthz", "/readyz", "/static/")):
+    if path == "/api" or path.startswith(("/api/", "/healthz", "/readyz", "/static/")):
         return False
     return "text/html" in request.headers.get("accept", "") or path == "/" or "." not in path
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 23:09:44.289443
+Create Date: 2026-11-27 23:51:19.768555
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ def upgrade() -> None:
         "data_elements",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("key", sa.String(length=80), nullable=False),
-        sa.Column("label", sa.String(length=100), nullable=False),
-        sa.Column("label_en", sa.String(length=200), nullable=False),
+        sa.Column("label", sa.String(length=500), nullable=False),
+        sa.Column("label_en", sa.String(length=500), nullable=False),
         sa.Column("type", sa.String(length=20), nullable=False),
         sa.Column("options", sa.JSON(), nullable=False),
         sa.Column("max_length", sa.Integer(), nullable=True),
@@ -41,21 +41,21 @@ def upgrade() -> None:
     op.create_table(
         "districts",
         sa.Column("code", sa.String(length=6), nullable=False),
-        sa.Column("name", sa.String(length=50), nullable=False),
-        sa.Column("name_en", sa.String(length=100), nullable=False),
+        sa.Column("name", sa.String(length=500), nullable=False),
+        sa.Column("name_en", sa.String(length=500), nullable=False),
         sa.PrimaryKeyConstraint("code", name=op.f("pk_districts")),
     )
     op.create_table(
         "departments",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("key", sa.String(length=60), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("name_en", sa.String(length=200), nullable=False),
+        sa.Column("name", sa.String(length=500), nullable=False),
+        sa.Column("name_en", sa.String(length=500), nullable=False),
         sa.Column("level", sa.String(length=20), nullable=False),
         sa.Column("district_code", sa.String(length=6), nullable=True),
         sa.Column("uscc", sa.String(length=18), nullable=True),
         sa.Column("phone", sa.String(length=50), nullable=True),
-        sa.Column("website", sa.String(length=200), nullable=True),
+        sa.Column("website", sa.String(length=500), nullable=True),
         sa.Column("assumptions", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
             ["district_code"],
@@ -69,13 +69,13 @@ def upgrade() -> None:
         "halls",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("key", sa.String(length=60), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("name", sa.String(length=500), nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("district_code", sa.String(length=6), nullable=False),
         sa.Column("street_code", sa.String(length=9), nullable=True),
-        sa.Column("address", sa.String(length=300), nullable=True),
+        sa.Column("address", sa.String(length=500), nullable=True),
         sa.Column("phone", sa.String(length=50), nullable=True),
-        sa.Column("hours", sa.String(length=200), nullable=True),
+        sa.Column("hours", sa.String(length=500), nullable=True),
         sa.Column("assumptions", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
             ["district_code"], ["districts.code"], name=op.f("fk_halls_district_code_districts")
@@ -90,7 +90,7 @@ def upgrade() -> None:
     op.create_table(
         "streets",
         sa.Column("code", sa.String(length=9), nullable=False),
-        sa.Column("name", sa.String(length=50), nullable=False),
+        sa.Column("name", sa.String(length=500), nullable=False),
         sa.Column("district_code", sa.String(length=6), nullable=False),
         sa.ForeignKeyConstraint(
             ["district_code"], ["districts.code"], name=op.f("fk_streets_district_code_districts")
@@ -107,8 +107,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("key", sa.String(length=80), nullable=False),
         sa.Column("code", sa.String(length=21), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("name_en", sa.String(length=200), nullable=False),
+        sa.Column("name", sa.String(length=500), nullable=False),
+        sa.Column("name_en", sa.String(length=500), nullable=False),
         sa.Column("department_id", sa.Integer(), nullable=False),
         sa.Column("holder", sa.String(length=20), nullable=False),
         sa.Column("validity_years", sa.Integer(), nullable=True),
@@ -133,8 +133,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("code", sa.String(length=12), nullable=False),
         sa.Column("implementation_code", sa.String(length=36), nullable=True),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("name_en", sa.String(length=300), nullable=False),
+        sa.Column("name", sa.String(length=500), nullable=False),
+        sa.Column("name_en", sa.String(length=500), nullable=False),
         sa.Column("kind", sa.String(length=2), nullable=False),
         sa.Column("department_id", sa.Integer(), nullable=False),
         sa.Column("for_person", sa.Boolean(), nullable=False),
@@ -196,7 +196,7 @@ def upgrade() -> None:
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("element_id", sa.Integer(), nullable=False),
         sa.Column("required", sa.Boolean(), nullable=False),
-        sa.Column("label", sa.String(length=200), nullable=True),
+        sa.Column("label", sa.String(length=500), nullable=True),
         sa.Column("prefillable", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["element_id"],
@@ -223,7 +223,7 @@ def upgrade() -> None:
         sa.Column("matter_id", sa.Integer(), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("key", sa.String(length=80), nullable=False),
-        sa.Column("name", sa.String(length=300), nullable=False),
+        sa.Column("name", sa.String(length=500), nullable=False),
         sa.Column("required", sa.Boolean(), nullable=False),
         sa.Column("source", sa.String(length=20), nullable=False),
         sa.Column("department_id", sa.Integer(), nullable=True),
@@ -278,7 +278,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("matter_id", sa.Integer(), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("name", sa.String(length=500), nullable=False),
         sa.Column("actor", sa.String(length=20), nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
@@ -382,7 +382,8 @@ def _create_full_text_index() -> None:
         return
     op.execute(
         "CREATE VIRTUAL TABLE matter_fts USING fts5("
-        "name_words, alias_words, keyword_words, body_words, tokenize = 'unicode61')"
+        "name_words, alias_words, keyword_words, body_words,"
+        " tokenize = 'unicode61 remove_diacritics 0')"
     )
 
 
