@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import MINI_CATALOG
@@ -74,3 +75,29 @@ def test_a_bad_catalog_is_reported_and_nothing_is_loaded(tmp_path: Path) -> None
     assert "matters/sh-gaj.yaml:" in out and "trips" in out and "nothing loaded" in out
     code, out = run("catalog", "stats", "--db", db, "--json")
     assert json.loads(out)["matters"] == 0
+
+
+def test_demo_reads_the_database_url_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tongban.settings import get_settings
+
+    target = tmp_path / "from-env.db"
+    monkeypatch.setenv("TONGBAN_DATABASE_URL", f"sqlite:///{target}")
+    get_settings.cache_clear()
+    try:
+        code, out = run("demo", "--no-serve")
+    finally:
+        get_settings.cache_clear()
+    assert code == 0, out
+    assert target.exists()
+
+
+def test_export_refuses_a_folder_with_catalog_files(tmp_path: Path) -> None:
+    db = str(tmp_path / "c.db")
+    assert run("db", "upgrade", "--db", db)[0] == 0
+    assert run("catalog", "load", str(MINI_CATALOG), "--db", db)[0] == 0
+    out_dir = tmp_path / "out"
+    assert run("catalog", "export", str(out_dir), "--db", db)[0] == 0
+    code, out = run("catalog", "export", str(out_dir), "--db", db)
+    assert code == 1 and "already holds catalog files" in out

@@ -37,6 +37,12 @@ def _engine(settings: Settings) -> Engine:
     return make_engine(settings.database_url)
 
 
+def _where(settings: Settings) -> str:
+    from sqlalchemy import make_url
+
+    return make_url(settings.database_url).render_as_string(hide_password=True)
+
+
 def _fail(message: str) -> typer.Exit:
     typer.echo(message, err=True)
     return typer.Exit(code=1)
@@ -133,11 +139,15 @@ def catalog_export(
     """Write the catalog in the database back out as YAML (loadable again with `load`)."""
     from tongban.catalog.service import export_catalog
     from tongban.db import make_sessionmaker, transaction
+    from tongban.errors import DomainError
 
     engine = _engine(_settings(db))
     _require_current_schema(engine)
-    with transaction(make_sessionmaker(engine)) as session:
-        written = export_catalog(session, directory)
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            written = export_catalog(session, directory)
+    except DomainError as exc:
+        raise _fail(f"{exc.title_en}: {exc.detail}") from exc
     typer.echo(f"wrote {directory}: " + ", ".join(f"{k} {v}" for k, v in written.items()))
 
 
@@ -177,10 +187,13 @@ def serve(
 def demo(
     host: str = "127.0.0.1",
     port: int = 8000,
-    db: Annotated[Path, typer.Option("--db", help="SQLite file")] = Path("./tongban.db"),
+    db: DbOption = None,
     no_serve: bool = typer.Option(False, "--no-serve", help="prepare the database and exit"),
 ) -> None:
-    """Migrate, load the shipped catalog and demo data into a new database, and serve."""
+    """Migrate, load the shipped catalog and demo data into a new database, and serve.
+
+    The database is `--db FILE`, else TONGBAN_DATABASE_URL, else ./tongban.db.
+    """
     from tongban.catalog.models import Matter
     from tongban.catalog.service import load_catalog_dir
     from tongban.db import make_sessionmaker, transaction
@@ -196,7 +209,7 @@ def demo(
             report = load_catalog_dir(session, settings.catalog_dir)
             typer.echo(f"catalog loaded: {report.summary()}")
         else:
-            typer.echo(f"using the existing data in {db}")
+            typer.echo(f"using the existing data in {_where(settings)}")
     if no_serve:
         return
     typer.echo(f"通办 Tongban serving on http://{host}:{port}  (Ctrl+C to stop)")

@@ -194,7 +194,7 @@ def search_matters(session: Session, p: SearchParams) -> MatterPage:
     return page
 
 
-RERANK_WINDOW = 200
+RERANK_WINDOW = 50
 
 
 def _search_page(session: Session, plan: search.QueryPlan, p: SearchParams) -> MatterPage:
@@ -208,41 +208,39 @@ def _search_page(session: Session, plan: search.QueryPlan, p: SearchParams) -> M
     if start >= RERANK_WINDOW:  # wholly past the re-ranked head: the database's order
         return _page(session, stmt, order, p)
     # The head of the list is re-ranked; what follows it keeps the database's order, so a page
-    # that straddles the boundary takes the rest of the head and then the next rows.
+    # that straddles the boundary takes the rest of the head and then the next rows. The head's
+    # phrases are joined after the LIMIT, so only the head pays for them.
     counted = stmt.add_columns(func.count().over().label("total"))
-    rows = session.execute(counted.order_by(*order).limit(max(end, RERANK_WINDOW))).all()
+    top = counted.order_by(*order).limit(max(end, RERANK_WINDOW)).subquery("top")
+    rows = session.execute(
+        select(top.c.score, top.c.total, MatterSearchDoc.phrases, *_SUMMARY_COLUMNS)
+        .join(MatterSearchDoc, MatterSearchDoc.matter_id == top.c.matter_id)
+        .join(Matter, Matter.id == top.c.matter_id)
+        .join(Department, Department.id == Matter.department_id)
+    ).all()
     if not rows:
         return MatterPage(items=[], total=0, page=p.page, size=p.size, query=p.q)
-    head = [(r[0], float(r[1])) for r in rows[:RERANK_WINDOW]]
-    tail = [(r[0], float(r[1])) for r in rows[RERANK_WINDOW:]]
-    chosen = (_rerank(session, head, p.q or "", plan) + tail)[start:end]
-    window = rows
+    ordered = sorted(rows, key=lambda r: (-r.score, r.id))
+    by_id = {r.id: r for r in rows}
+    head = _rerank(ordered[:RERANK_WINDOW], p.q or "", plan)
+    tail = [(r.id, float(r.score)) for r in ordered[RERANK_WINDOW:]]
     return MatterPage(
-        items=_summaries(session, chosen),
-        total=int(window[0].total),
+        items=[_summary(by_id[mid], score) for mid, score in (head + tail)[start:end]],
+        total=int(rows[0].total),
         page=p.page,
         size=p.size,
         query=p.q,
     )
 
 
-def _rerank(
-    session: Session, hits: list[tuple[int, float]], query: str, plan: search.QueryPlan
-) -> list[tuple[int, float]]:
+def _rerank(rows: Sequence[Any], query: str, plan: search.QueryPlan) -> list[tuple[int, float]]:
     """Full-text score scaled to 0..1 plus the phrase boost; ties keep the database's order."""
-    phrases = dict(
-        session.execute(
-            select(MatterSearchDoc.matter_id, MatterSearchDoc.phrases).where(
-                MatterSearchDoc.matter_id.in_([h[0] for h in hits])
-            )
-        ).all()
-    )
-    top = max(score for _, score in hits) or 1.0
+    top = max(r.score for r in rows) or 1.0
     phrase = search.cleaned_query(query)
     concepts = [g[0][0] for g in plan.groups]
     scored = [
-        (mid, score / top + search.phrase_boost(phrase, concepts, phrases.get(mid, "")), i)
-        for i, (mid, score) in enumerate(hits)
+        (r.id, r.score / top + search.phrase_boost(phrase, concepts, r.phrases), i)
+        for i, r in enumerate(rows)
     ]
     scored.sort(key=lambda t: (-t[1], t[2]))
     return [(mid, score) for mid, score, _ in scored]
