@@ -154,8 +154,11 @@ def _hall_refs(session: Session, m: Matter) -> list[HallRef]:
         stmt = stmt.where(Hall.kind.in_(scope.kinds))
         if scope.district:
             stmt = stmt.where(Hall.district_code == scope.district)
+    # Rows straight from our own tables: constructed without re-validation (hundreds per guide).
     return [
-        HallRef(code=k, name=n, kind=kind, district=d, district_name=dn, street_name=sn)
+        HallRef.model_construct(
+            code=k, name=n, kind=kind, district=d, district_name=dn, street_name=sn
+        )
         for k, n, kind, d, dn, sn in session.execute(stmt)
     ]
 
