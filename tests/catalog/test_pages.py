@@ -107,3 +107,11 @@ def test_the_filter_form_with_all_options_works(client: TestClient) -> None:
     params = {"q": "登记", "audience": "", "department": "", "district": ""}
     r = client.get("/matters", params=params, headers=HTML)
     assert r.status_code == 200 and "共 " in r.text
+
+
+def test_the_stats_page_shows_the_computed_figures(client: TestClient) -> None:
+    stats = client.get("/api/v1/catalog/stats").json()
+    r = client.get("/catalog/stats", headers=HTML)
+    assert r.status_code == 200
+    assert f"{stats['department_issued_exempt']} / {stats['department_issued_materials']}" in r.text
+    assert f"{stats['exemption_rate'] * 100:.1f}%" in r.text

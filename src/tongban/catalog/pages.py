@@ -94,6 +94,11 @@ def guide_page(
     )
 
 
+@router.get("/catalog/stats", response_class=HTMLResponse)
+def stats_page(request: Request, db: DbSession) -> HTMLResponse:
+    return render(request, "catalog/stats.html", stats=service.catalog_stats(db))
+
+
 @router.get("/departments", response_class=HTMLResponse)
 def departments_page(request: Request, db: DbSession) -> HTMLResponse:
     return render(request, "catalog/departments.html", departments=service.list_departments(db))

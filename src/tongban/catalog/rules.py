@@ -64,6 +64,7 @@ class ElementFacts:
     type: str
     options: tuple[str, ...]
     registry: str | None
+    max_length: int | None = None
 
 
 @dataclass(frozen=True)

@@ -161,7 +161,13 @@ def catalog_facts(session: Session) -> rules.CatalogFacts:
         },
         elements={
             e.key: rules.ElementFacts(
-                e.key, e.label, e.label_en, e.type, tuple(e.options or ()), e.base_registry
+                e.key,
+                e.label,
+                e.label_en,
+                e.type,
+                tuple(e.options or ()),
+                e.base_registry,
+                e.max_length,
             )
             for e in session.scalars(select(DataElement))
         },
