@@ -101,3 +101,37 @@ def test_export_refuses_a_folder_with_catalog_files(tmp_path: Path) -> None:
     assert run("catalog", "export", str(out_dir), "--db", db)[0] == 0
     code, out = run("catalog", "export", str(out_dir), "--db", db)
     assert code == 1 and "already holds catalog files" in out
+
+
+def test_demo_makes_its_own_key_and_keys_rotate(tmp_path: Path) -> None:
+    db = str(tmp_path / "k.db")
+    code, out = run("demo", "--db", db, "--no-serve")
+    assert code == 0, out
+    assert (tmp_path / "k.db.kek").exists() and "generated a demo key-encryption key" in out
+    code, out = run("keys", "init", "--db", db)
+    assert code == 0 and "data keys ready" in out
+    code, out = run("keys", "rotate", "--db", db)
+    assert code == 0 and "active" in out, out
+    code, out = run("audit", "verify", "--db", db)
+    assert code == 0 and "audit chain intact" in out
+
+
+def test_audit_verify_says_where_the_chain_breaks(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "a.db"
+    assert run("demo", "--db", str(db), "--no-serve")[0] == 0
+    assert run("keys", "rotate", "--db", str(db))[0] == 0
+    assert run("keys", "rotate", "--db", str(db))[0] == 0
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE audit_entries SET actor = 'someone' WHERE seq = 1")
+    code, out = run("audit", "verify", "--db", str(db))
+    assert code == 1
+    assert "entry 1 was changed" in out and "audit chain broken" in out
+
+
+def test_keys_need_a_kek(tmp_path: Path) -> None:
+    db = str(tmp_path / "nokey.db")
+    assert run("db", "upgrade", "--db", db)[0] == 0
+    code, out = run("keys", "init", "--db", db)
+    assert code == 1 and "TONGBAN_KEK" in out

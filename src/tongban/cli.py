@@ -15,8 +15,12 @@ from tongban.settings import Settings, get_settings, sqlite_url
 app = typer.Typer(help="通办 Tongban: a city's government services platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 catalog_app = typer.Typer(help="The service catalog (事项库).", no_args_is_help=True)
+keys_app = typer.Typer(help="Field-encryption keys.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
 
 DbOption = Annotated[
     Path | None,
@@ -151,6 +155,69 @@ def catalog_export(
     typer.echo(f"wrote {directory}: " + ", ".join(f"{k} {v}" for k, v in written.items()))
 
 
+@keys_app.command("init")
+def keys_init(db: DbOption = None) -> None:
+    """Create the data keys of a new database under the configured KEK (idempotent)."""
+    from tongban.crypto.keys import keyring_for
+    from tongban.crypto.service import KeyUnavailable
+    from tongban.db import make_sessionmaker, transaction
+
+    settings = _settings(db)
+    engine = _engine(settings)
+    _require_current_schema(engine)
+    try:
+        ring = keyring_for(settings)
+        with transaction(make_sessionmaker(engine)) as session:
+            ring.ensure_keys(session)
+    except KeyUnavailable as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"data keys ready under key-encryption key {ring.kek.id}")
+
+
+@keys_app.command("rotate")
+def keys_rotate(db: DbOption = None, batch: int = typer.Option(500, min=1, max=100_000)) -> None:
+    """A new field key; every encrypted value re-encrypted under it, in committed batches."""
+    from tongban.audit.service import record
+    from tongban.crypto.keys import keyring_for
+    from tongban.crypto.service import KeyUnavailable, rotate_all
+    from tongban.db import make_sessionmaker, transaction
+    from tongban.models_registry import import_all_models
+
+    import_all_models()  # registers every encrypted column
+    settings = _settings(db)
+    engine = _engine(settings)
+    _require_current_schema(engine)
+    factory = make_sessionmaker(engine)
+    try:
+        new_id, count = rotate_all(lambda: transaction(factory), keyring_for(settings), batch)
+    except KeyUnavailable as exc:
+        raise _fail(str(exc)) from exc
+    with transaction(factory) as session:
+        record(
+            session, actor="system", action="keys.rotate", details={"key": new_id, "values": count}
+        )
+    typer.echo(f"field key {new_id} active; {count} values re-encrypted")
+
+
+@audit_app.command("verify")
+def audit_verify(db: DbOption = None) -> None:
+    """Walk the audit chain; exit 1 and say where if an entry was changed, removed or moved."""
+    from tongban.audit.service import verify
+    from tongban.db import make_sessionmaker, transaction
+
+    engine = _engine(_settings(db))
+    _require_current_schema(engine)
+    with transaction(make_sessionmaker(engine)) as session:
+        report = verify(session)
+    if not report.ok:
+        for problem in report.problems:
+            typer.echo(problem, err=True)
+        raise _fail(
+            f"audit chain broken: {len(report.problems)} problem(s) in {report.entries} entries"
+        )
+    typer.echo(f"audit chain intact: {report.entries} entries")
+
+
 def _require_current_schema(engine: Engine) -> None:
     from tongban.migrate import is_current
 
@@ -202,6 +269,7 @@ def demo(
     settings = _settings(db)
     engine = _engine(settings)
     upgrade(engine)
+    _ensure_demo_keys(settings)
     sessions = make_sessionmaker(engine)
     with transaction(sessions) as session:
         is_new = not session.scalar(select(func.count()).select_from(Matter))
@@ -218,6 +286,21 @@ def demo(
     from tongban.app import create_app
 
     uvicorn.run(create_app(settings, engine), host=host, port=port)
+
+
+def _ensure_demo_keys(settings: Settings) -> None:
+    """A demo database gets its own random KEK beside it, so no secret lives in the repository."""
+    from tongban.crypto.keys import keyring_for
+    from tongban.crypto.service import write_kek_file
+    from tongban.db import make_sessionmaker, transaction
+    from tongban.settings import demo_kek_path
+
+    path = demo_kek_path(settings.database_url)
+    if settings.kek is None and settings.kek_file is None and path and not path.exists():
+        write_kek_file(path)
+        typer.echo(f"generated a demo key-encryption key in {path}")
+    with transaction(make_sessionmaker(_engine(settings))) as session:
+        keyring_for(settings).ensure_keys(session)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -4,4 +4,6 @@ from __future__ import annotations
 
 
 def import_all_models() -> None:
-    import tongban.catalog.models  # noqa: F401
+    import tongban.audit.models
+    import tongban.catalog.models
+    import tongban.crypto.models  # noqa: F401

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,6 +26,13 @@ class Settings(BaseSettings):
     search_cache_dir: Path | None = Field(
         default=None, description="where the word segmenter keeps its dictionary cache"
     )
+    kek: SecretStr | None = Field(
+        default=None, description="key-encryption key: base64 of 32 random bytes"
+    )
+    kek_file: Path | None = Field(default=None, description="a file holding the KEK (base64)")
+    field_cipher: Literal["sm4-gcm", "aes-256-gcm"] = Field(
+        default="sm4-gcm", description="the AEAD that encrypts personal fields"
+    )
     allowed_hosts: list[str] = Field(
         default=["*"], description='Host headers to answer, e.g. ["www.example.gov.cn"]'
     )
@@ -39,3 +47,11 @@ def get_settings() -> Settings:
 def sqlite_url(path: str | Path) -> str:
     """The database URL for an embedded SQLite file (what `--db PATH` means)."""
     return f"sqlite:///{Path(path).expanduser().resolve()}"
+
+
+def demo_kek_path(database_url: str) -> Path | None:
+    """Where `tongban demo` keeps the KEK of an SQLite demo database: beside it, never in git."""
+    prefix = "sqlite:///"
+    if not database_url.startswith(prefix):
+        return None
+    return Path(database_url[len(prefix) :] + ".kek")
