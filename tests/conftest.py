@@ -20,6 +20,8 @@ from tongban.db import make_engine, make_sessionmaker, transaction
 from tongban.migrate import upgrade
 from tongban.settings import Settings, sqlite_url
 
+pytest_plugins = ["tests.fixtures_identity"]
+
 PG_URL = os.environ.get("TONGBAN_TEST_DATABASE_URL")
 BACKENDS = ["sqlite", *(["postgres"] if PG_URL else [])]
 MINI_CATALOG = Path(__file__).parent / "catalog" / "fixtures" / "mini"

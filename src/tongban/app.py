@@ -6,7 +6,7 @@ import logging
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -16,11 +16,16 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tongban import __version__
+from tongban.access import PUBLIC
 from tongban.catalog import api as catalog_api
 from tongban.catalog import pages as catalog_pages
 from tongban.catalog.search import init_segmenter
+from tongban.common.ratelimit import RateLimiter
+from tongban.crypto.keys import keyring_for
+from tongban.crypto.service import KeyUnavailable
 from tongban.db import make_engine, make_sessionmaker
 from tongban.errors import PROBLEM_JSON, DomainError, FieldError, validation_failed
+from tongban.identity import api as identity_api
 from tongban.migrate import is_current
 from tongban.portal.rendering import STATIC_DIR, render_error_page, wants_html
 from tongban.settings import Settings, get_settings
@@ -49,16 +54,66 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
+    app.state.keyring = _keyring_or_none(settings)
+    app.state.login_limiter = RateLimiter(settings.login_rate_per_minute)
     _install_error_handlers(app)
     _install_health(app)
-    app.include_router(catalog_api.router)
-    app.include_router(catalog_pages.router)
+    app.include_router(catalog_api.router, dependencies=[Depends(PUBLIC)])
+    app.include_router(catalog_pages.router, dependencies=[Depends(PUBLIC)])
+    app.include_router(identity_api.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Outermost last: hosts are checked first, then HEAD is served as a GET without a body.
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RejectNulMiddleware)
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
     return app
+
+
+def _keyring_or_none(settings: Settings) -> Any:
+    """Personal data needs the KEK; without one the catalog still serves, identity says 503."""
+    try:
+        return keyring_for(settings)
+    except KeyUnavailable:
+        log.warning("no key-encryption key configured: personal data is unavailable")
+        return None
+
+
+_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        b"frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+    ),
+]
+
+
+class SecurityHeadersMiddleware:
+    """The same protective headers on every response (pages need no inline script or style)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                headers += [(k, v) for k, v in _SECURITY_HEADERS if k not in present]
+                if scope.get("scheme") == "https":
+                    headers.append((b"strict-transport-security", b"max-age=31536000"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 class HeadAsGetMiddleware:
@@ -168,12 +223,20 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def _install_health(app: FastAPI) -> None:
-    @app.get("/healthz", tags=["health"], summary="Liveness: the process answers")
+    @app.get(
+        "/healthz",
+        tags=["health"],
+        summary="Liveness: the process answers",
+        dependencies=[Depends(PUBLIC)],
+    )
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get(
-        "/readyz", tags=["health"], summary="Readiness: database reachable, migrations current"
+        "/readyz",
+        tags=["health"],
+        summary="Readiness: database reachable, migrations current",
+        dependencies=[Depends(PUBLIC)],
     )
     def readyz(request: Request) -> JSONResponse:
         engine: Engine = request.app.state.engine

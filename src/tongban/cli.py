@@ -263,7 +263,9 @@ def demo(
     """
     from tongban.catalog.models import Matter
     from tongban.catalog.service import load_catalog_dir
+    from tongban.crypto.keys import keyring_for
     from tongban.db import make_sessionmaker, transaction
+    from tongban.identity.demo import DEMO_PASSWORD, load_demo_principals
     from tongban.migrate import upgrade
 
     settings = _settings(db)
@@ -276,6 +278,11 @@ def demo(
         if is_new:
             report = load_catalog_dir(session, settings.catalog_dir)
             typer.echo(f"catalog loaded: {report.summary()}")
+            accounts = load_demo_principals(session, keyring_for(settings))
+            typer.echo(
+                f"demo people, enterprises and accounts loaded: {', '.join(accounts)} "
+                f"(password {DEMO_PASSWORD}, demo databases only)"
+            )
         else:
             typer.echo(f"using the existing data in {_where(settings)}")
     if no_serve:
@@ -285,7 +292,9 @@ def demo(
 
     from tongban.app import create_app
 
-    uvicorn.run(create_app(settings, engine), host=host, port=port)
+    # A demo has no authenticator app to hand: staff log in without a one-time code.
+    demo_settings = settings.model_copy(update={"require_staff_otp": False})
+    uvicorn.run(create_app(demo_settings, engine), host=host, port=port)
 
 
 def _ensure_demo_keys(settings: Settings) -> None:

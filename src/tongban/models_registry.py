@@ -6,4 +6,5 @@ from __future__ import annotations
 def import_all_models() -> None:
     import tongban.audit.models
     import tongban.catalog.models
-    import tongban.crypto.models  # noqa: F401
+    import tongban.crypto.models
+    import tongban.identity.models  # noqa: F401

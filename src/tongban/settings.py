@@ -33,6 +33,16 @@ class Settings(BaseSettings):
     field_cipher: Literal["sm4-gcm", "aes-256-gcm"] = Field(
         default="sm4-gcm", description="the AEAD that encrypts personal fields"
     )
+    require_staff_otp: bool = Field(
+        default=True, description="staff roles need a one-time code to log in (demo: off)"
+    )
+    max_failed_logins: int = Field(default=5, ge=1, le=100)
+    lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(default=30, ge=1, le=365)
+    login_rate_per_minute: int = Field(
+        default=20, ge=1, le=10_000, description="token requests per client address a minute"
+    )
     allowed_hosts: list[str] = Field(
         default=["*"], description='Host headers to answer, e.g. ["www.example.gov.cn"]'
     )

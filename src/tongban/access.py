@@ -1,0 +1,84 @@
+"""Who may call what. Every route declares one rule; a test walks the route table to be sure.
+
+A rule is a FastAPI dependency: `dependencies=[Depends(PUBLIC)]` on a public router, or
+`principal: Annotated[Principal, Depends(allow(Role.ADMIN))]` where the handler needs the caller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+from sqlalchemy.orm import Session
+
+from tongban.errors import DomainError
+from tongban.identity.schemas import Role
+from tongban.identity.service import Principal, principal_for_token
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def current_principal(request: Request, session: Session) -> Principal | None:
+    """The caller, from a bearer token; a present but bad token is an error, not anonymity."""
+    token = _bearer(request)
+    if token is None:
+        if request.headers.get("authorization"):
+            raise _unauthenticated()
+        return None
+    return principal_for_token(session, token)
+
+
+def _unauthenticated() -> DomainError:
+    return DomainError(
+        code="unauthenticated",
+        title="请先登录",
+        title_en="Authentication required",
+        status=401,
+    )
+
+
+def _forbidden() -> DomainError:
+    return DomainError(
+        code="forbidden",
+        title="无权访问",
+        title_en="You may not do this",
+        status=403,
+    )
+
+
+@dataclass(frozen=True)
+class AccessRule:
+    """public: anyone; authenticated: any logged-in account; roles: accounts with one of them."""
+
+    kind: str
+    roles: frozenset[str] = frozenset()
+
+    def __call__(self, request: Request) -> Principal | None:
+        if self.kind == "public":
+            return None
+        sessions = request.app.state.sessions
+        with sessions() as session:
+            principal = current_principal(request, session)
+        if principal is None:
+            raise _unauthenticated()
+        if self.kind == "roles" and not any(r in self.roles for r, _ in principal.roles):
+            raise _forbidden()
+        request.state.principal = principal
+        return principal
+
+    def describe(self) -> str:
+        return self.kind if self.kind != "roles" else "roles: " + ", ".join(sorted(self.roles))
+
+
+PUBLIC = AccessRule("public")
+AUTHENTICATED = AccessRule("authenticated")
+
+
+def allow(*roles: Role) -> AccessRule:
+    return AccessRule("roles", frozenset(r.value for r in roles))

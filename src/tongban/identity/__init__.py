@@ -1,0 +1,1 @@
+"""Principals (persons, enterprises, their agents), accounts, roles, login and tokens."""

@@ -1,0 +1,140 @@
+"""HTTP API of identity: tokens, the caller's own profile and who used their data."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel
+
+from tongban.access import AUTHENTICATED, PUBLIC
+from tongban.audit.service import data_usage
+from tongban.crypto.service import Keyring
+from tongban.deps import DbSession
+from tongban.errors import DomainError
+from tongban.identity import service
+from tongban.identity.schemas import MeOut, RefreshRequest, TokenOut, TokenRequest
+from tongban.identity.service import Principal
+
+router = APIRouter(prefix="/api/v1", tags=["identity"])
+
+_AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "problem+json: invalid_credentials, otp_required, invalid_token"},
+    423: {"description": "problem+json: account_locked"},
+    429: {"description": "problem+json: rate_limited"},
+}
+
+
+def keyring(request: Request) -> Keyring | None:
+    ring: Keyring | None = request.app.state.keyring
+    return ring
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _rate_limit(request: Request) -> None:
+    wait = request.app.state.login_limiter.allow(_client(request))
+    if wait is not None:
+        raise DomainError(
+            code="rate_limited",
+            title="请求过于频繁，请稍后再试",
+            title_en="Too many requests; try again shortly",
+            status=429,
+            extra={"retry_after": round(wait, 1)},
+        )
+
+
+@router.post(
+    "/auth/token",
+    response_model=TokenOut,
+    responses=_AUTH_ERRORS,
+    dependencies=[Depends(PUBLIC)],
+    summary="Log in: username and password (and a one-time code for staff) for tokens",
+)
+def token(request: Request, body: TokenRequest, db: DbSession) -> TokenOut:
+    _rate_limit(request)
+    settings = request.app.state.settings
+    try:
+        account = service.authenticate(
+            db,
+            settings,
+            keyring(request),
+            body.username,
+            body.password,
+            body.otp,
+            client=_client(request),
+        )
+    except DomainError:
+        # The failure count and its audit entry must outlive the failed request, or lockout
+        # would never trigger.
+        db.commit()
+        raise
+    return service.issue_tokens(db, settings, account)
+
+
+@router.post(
+    "/auth/refresh",
+    response_model=TokenOut,
+    responses=_AUTH_ERRORS,
+    dependencies=[Depends(PUBLIC)],
+    summary="A new token pair for a refresh token (the old one stops working)",
+)
+def refresh(request: Request, body: RefreshRequest, db: DbSession) -> TokenOut:
+    _rate_limit(request)
+    try:
+        return service.refresh_tokens(db, request.app.state.settings, body.refresh_token)
+    except DomainError:
+        db.commit()  # a reused refresh token revokes its family: keep that
+        raise
+
+
+class LoggedOut(BaseModel):
+    status: str = "logged_out"
+
+
+@router.post("/auth/logout", response_model=LoggedOut, summary="Revoke the caller's tokens")
+def logout(
+    request: Request, db: DbSession, principal: Annotated[Principal, Depends(AUTHENTICATED)]
+) -> LoggedOut:
+    token = request.headers.get("authorization", "").partition(" ")[2].strip()
+    service.revoke_token(db, token)
+    return LoggedOut()
+
+
+@router.get("/me", response_model=MeOut, summary="The caller's profile and roles, masked")
+def me(
+    request: Request, db: DbSession, principal: Annotated[Principal, Depends(AUTHENTICATED)]
+) -> MeOut:
+    return service.me(db, keyring(request), principal)
+
+
+class DataUseOut(BaseModel):
+    at: str
+    actor: str
+    actor_role: str | None
+    action: str
+    reason: str | None
+
+
+@router.get(
+    "/me/data-usage",
+    response_model=list[DataUseOut],
+    summary="我的数据使用记录: who read or used the caller's personal data, and why",
+)
+def my_data_usage(
+    db: DbSession, principal: Annotated[Principal, Depends(AUTHENTICATED)]
+) -> list[DataUseOut]:
+    if principal.person_id is None:
+        return []
+    return [
+        DataUseOut(
+            at=e.at.isoformat(),
+            actor=e.actor,
+            actor_role=e.actor_role,
+            action=e.action,
+            reason=e.reason,
+        )
+        for e in data_usage(db, principal.person_id)
+    ]

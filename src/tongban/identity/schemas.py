@@ -1,0 +1,78 @@
+"""Roles and the identity API's documents."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class Role(StrEnum):
+    CITIZEN = "citizen"
+    ENTERPRISE_AGENT = "enterprise_agent"
+    WINDOW_STAFF = "window_staff"  # bound to a hall
+    REVIEWER = "reviewer"  # bound to a department
+    ISSUER = "issuer"  # a department's license issuing role
+    ADMIN = "admin"
+    VERIFIER = "verifier"  # bound to an organization and its scenes
+    REGION_PEER = "region_peer"  # another region's node
+
+
+# Staff act on other people's data: they need a second factor unless the deployment says not.
+STAFF_ROLES = frozenset({Role.WINDOW_STAFF, Role.REVIEWER, Role.ISSUER, Role.ADMIN})
+
+
+class TokenRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=60)
+    password: str = Field(min_length=1, max_length=200)
+    otp: str | None = Field(default=None, pattern=r"^[0-9]{6}$", description="staff: one-time code")
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: str = Field(min_length=20, max_length=200)
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    refresh_token: str
+
+
+class RoleOut(BaseModel):
+    role: str
+    binding: str
+
+
+class PersonOut(BaseModel):
+    """A person's profile as shown: personal fields masked."""
+
+    name: str
+    id_number: str
+    phone: str
+    address: str
+    district: str | None
+    street: str | None
+    birth_date: str
+    age: int
+    gender: str
+    elderly: bool
+    disabled: bool
+    real_name_verified: bool
+
+
+class EnterpriseOut(BaseModel):
+    uscc: str
+    name: str
+    type: str
+    legal_representative: str
+    address: str
+    district: str
+
+
+class MeOut(BaseModel):
+    username: str
+    display_name: str
+    roles: list[RoleOut]
+    person: PersonOut | None
+    enterprise: EnterpriseOut | None

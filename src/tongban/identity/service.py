@@ -1,0 +1,476 @@
+"""Principals and login: passwords (argon2), lockout, a second factor for staff, bearer tokens.
+
+Tokens are random strings; the database keeps only their SM3 hash, so a leaked table yields no
+usable token. Refresh tokens rotate: each use revokes the old one and issues a new pair in the
+same family, and presenting a revoked refresh token revokes the whole family (a stolen token
+used after its owner already refreshed).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.twofactor import InvalidToken
+from cryptography.hazmat.primitives.twofactor.totp import TOTP
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from tongban.audit.service import record
+from tongban.common.identifiers import birth_date_of, is_valid_id_number
+from tongban.common.masking import mask_address, mask_id_number, mask_phone
+from tongban.crypto.primitives import sm3
+from tongban.crypto.service import Keyring
+from tongban.db import utcnow
+from tongban.errors import DomainError, FieldError, validation_failed
+from tongban.identity.models import (
+    Account,
+    AuthToken,
+    Enterprise,
+    Person,
+    RoleGrant,
+    SystemFlag,
+)
+from tongban.identity.schemas import (
+    STAFF_ROLES,
+    EnterpriseOut,
+    MeOut,
+    PersonOut,
+    Role,
+    RoleOut,
+    TokenOut,
+)
+from tongban.settings import Settings
+
+_hasher = PasswordHasher()
+# A real hash of a random password: checked when the username is unknown, so a wrong username
+# costs the same time as a wrong password and does not reveal which accounts exist.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+DEMO_FLAG = "demo_database"
+ELDERLY_AGE = 60
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+# ---------------------------------------------------------------------------------------------
+# Persons
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewPerson:
+    name: str
+    id_number: str
+    phone: str | None = None
+    address: str | None = None
+    district_code: str | None = None
+    street_code: str | None = None
+    disabled: bool = False
+    photo_ref: str | None = None
+
+
+def normalize_id_number(value: str) -> str:
+    return value.strip().upper()
+
+
+def create_person(session: Session, keyring: Keyring, new: NewPerson) -> Person:
+    """A person with their personal fields encrypted and their ID number indexed blindly."""
+    id_number = normalize_id_number(new.id_number)
+    if not is_valid_id_number(id_number):
+        raise validation_failed(
+            [
+                FieldError(
+                    "id_number", "公民身份号码有误 (GB 11643 check failed)", "invalid_id_number"
+                )
+            ]
+        )
+    index = keyring.blind_index(session, "person.id_number", id_number)
+    if session.scalars(select(Person.id).where(Person.id_number_index == index)).first():
+        raise DomainError(
+            code="person_exists",
+            title="该身份证号码已登记",
+            title_en="A person with this ID number already exists",
+            status=409,
+        )
+    born = birth_date_of(id_number)
+    person = Person(
+        name=new.name,
+        id_number_enc=keyring.encrypt(session, "person.id_number", id_number),
+        id_number_index=index,
+        phone_enc=keyring.encrypt(session, "person.phone", new.phone) if new.phone else None,
+        phone_index=keyring.blind_index(session, "person.phone", new.phone) if new.phone else None,
+        address_enc=keyring.encrypt(session, "person.address", new.address)
+        if new.address
+        else None,
+        district_code=new.district_code,
+        street_code=new.street_code,
+        birth_date=born,
+        # GB 11643: the 17th digit is odd for men and even for women.
+        gender="男" if int(id_number[16]) % 2 else "女",
+        disabled=new.disabled,
+        photo_ref=new.photo_ref,
+    )
+    session.add(person)
+    session.flush()
+    return person
+
+
+def find_person_by_id_number(session: Session, keyring: Keyring, id_number: str) -> Person | None:
+    index = keyring.blind_index(session, "person.id_number", normalize_id_number(id_number))
+    return session.scalars(select(Person).where(Person.id_number_index == index)).first()
+
+
+def age_on(born: date, today: date) -> int:
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def person_out(
+    session: Session, keyring: Keyring, p: Person, today: date | None = None
+) -> PersonOut:
+    """The profile as a screen shows it: every personal field masked."""
+    today = today or utcnow().date()
+    id_number = keyring.decrypt(session, "person.id_number", p.id_number_enc)
+    phone = keyring.decrypt(session, "person.phone", p.phone_enc) if p.phone_enc else ""
+    address = keyring.decrypt(session, "person.address", p.address_enc) if p.address_enc else ""
+    age = age_on(p.birth_date, today)
+    return PersonOut(
+        name=p.name,
+        id_number=mask_id_number(id_number),
+        phone=mask_phone(phone),
+        address=mask_address(address),
+        district=p.district_code,
+        street=p.street_code,
+        birth_date=p.birth_date.isoformat()[:4] + "-**-**",
+        age=age,
+        gender=p.gender,
+        elderly=age >= ELDERLY_AGE,
+        disabled=p.disabled,
+        real_name_verified=p.real_name_verified_at is not None,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Accounts and login
+# ---------------------------------------------------------------------------------------------
+
+
+def create_account(
+    session: Session,
+    username: str,
+    password: str | None,
+    roles: list[tuple[Role, str]],
+    *,
+    display_name: str,
+    person_id: int | None = None,
+    enterprise_id: int | None = None,
+    demo: bool = False,
+    password_hash: str | None = None,
+) -> Account:
+    """An account with its roles; give the password, or an argon2 hash of it already made."""
+    if password_hash is None:
+        if password is None:
+            raise ValueError("an account needs a password or its hash")
+        password_hash = hash_password(password)
+    account = Account(
+        username=username,
+        password_hash=password_hash,
+        display_name=display_name,
+        person_id=person_id,
+        enterprise_id=enterprise_id,
+        demo=demo,
+        failed_logins=0,
+        active=True,
+    )
+    account.roles = [RoleGrant(role=r.value, binding=b) for r, b in roles]
+    session.add(account)
+    session.flush()
+    return account
+
+
+def mark_demo_database(session: Session) -> None:
+    session.merge(SystemFlag(key=DEMO_FLAG, value="true"))
+
+
+def is_demo_database(session: Session) -> bool:
+    flag = session.get(SystemFlag, DEMO_FLAG)
+    return flag is not None and flag.value == "true"
+
+
+def _invalid_credentials() -> DomainError:
+    return DomainError(
+        code="invalid_credentials",
+        title="用户名或密码错误",
+        title_en="Wrong username or password",
+        status=401,
+    )
+
+
+def authenticate(
+    session: Session,
+    settings: Settings,
+    keyring: Keyring | None,
+    username: str,
+    password: str,
+    otp: str | None,
+    *,
+    client: str | None = None,
+) -> Account:
+    """The account for these credentials; every failure is a 4xx and leaves an audit entry.
+
+    The failure count is written even though the request fails: callers commit it (see
+    `api.token`), or lockout would never trigger.
+    """
+    now = utcnow()
+    account = session.scalars(select(Account).where(Account.username == username)).first()
+    if account is None or not account.active:
+        _verify_password(_DUMMY_HASH, password)
+        record(
+            session,
+            actor="anonymous",
+            action="auth.login_failed",
+            details={"username": username[:60], "client": client},
+        )
+        raise _invalid_credentials()
+    if account.locked_until is not None and account.locked_until > now:
+        raise DomainError(
+            code="account_locked",
+            title="登录失败次数过多，账号已暂时锁定",
+            title_en="Too many failed logins; the account is locked for a while",
+            status=423,
+            extra={"locked_until": account.locked_until.isoformat()},
+        )
+    if account.demo and not is_demo_database(session):
+        raise _invalid_credentials()  # a demo account's published password works in demos only
+    if not _verify_password(account.password_hash, password):
+        account.failed_logins += 1
+        if account.failed_logins >= settings.max_failed_logins:
+            account.locked_until = now + timedelta(minutes=settings.lockout_minutes)
+            account.failed_logins = 0
+        record(
+            session,
+            actor=f"account:{account.id}",
+            action="auth.login_failed",
+            details={"client": client},
+        )
+        raise _invalid_credentials()
+    if settings.require_staff_otp and any(Role(g.role) in STAFF_ROLES for g in account.roles):
+        _check_otp(session, keyring, account, otp)
+    account.failed_logins = 0
+    account.locked_until = None
+    if _hasher.check_needs_rehash(account.password_hash):
+        account.password_hash = hash_password(password)
+    record(session, actor=f"account:{account.id}", action="auth.login", details={"client": client})
+    return account
+
+
+def _verify_password(stored: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _totp(secret: bytes) -> TOTP:
+    return TOTP(secret, 6, hashes.SHA1(), 30, enforce_key_length=False)
+
+
+def enroll_otp(session: Session, keyring: Keyring, account: Account) -> bytes:
+    """A new TOTP secret (RFC 6238: 6 digits, 30 s), stored encrypted; returned once."""
+    secret = secrets.token_bytes(20)
+    account.totp_secret_enc = keyring.encrypt(session, "account.totp_secret", secret.hex())
+    return secret
+
+
+def otp_now(secret: bytes, at: datetime | None = None) -> str:
+    return _totp(secret).generate(int((at or utcnow()).timestamp())).decode()
+
+
+def _check_otp(
+    session: Session, keyring: Keyring | None, account: Account, otp: str | None
+) -> None:
+    if not otp:
+        raise DomainError(
+            code="otp_required",
+            title="请输入动态验证码",
+            title_en="A one-time code is required for staff accounts",
+            status=401,
+            errors=[
+                FieldError("otp", "工作人员登录需要动态验证码 (one-time code required)", "missing")
+            ],
+        )
+    if keyring is None or account.totp_secret_enc is None:
+        raise DomainError(
+            code="otp_not_enrolled",
+            title="该账号尚未绑定动态验证码",
+            title_en="This staff account has no one-time code enrolled",
+            status=403,
+        )
+    secret = bytes.fromhex(keyring.decrypt(session, "account.totp_secret", account.totp_secret_enc))
+    now = int(utcnow().timestamp())
+    for drift in (0, -30, 30):  # one step either side for clock skew
+        try:
+            _totp(secret).verify(otp.encode(), now + drift)
+            return
+        except InvalidToken:
+            continue
+    raise _invalid_credentials()
+
+
+# ---------------------------------------------------------------------------------------------
+# Tokens
+# ---------------------------------------------------------------------------------------------
+
+
+def _token_hash(token: str) -> str:
+    return sm3(token.encode()).hex()
+
+
+def issue_tokens(
+    session: Session, settings: Settings, account: Account, family: str | None = None
+) -> TokenOut:
+    now = utcnow()
+    family = family or secrets.token_hex(16)
+    access, refresh = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    ttl = timedelta(minutes=settings.access_token_minutes)
+    session.add_all(
+        [
+            AuthToken(
+                account_id=account.id,
+                kind="access",
+                token_hash=_token_hash(access),
+                family=family,
+                expires_at=now + ttl,
+            ),
+            AuthToken(
+                account_id=account.id,
+                kind="refresh",
+                token_hash=_token_hash(refresh),
+                family=family,
+                expires_at=now + timedelta(days=settings.refresh_token_days),
+            ),
+        ]
+    )
+    session.flush()
+    return TokenOut(access_token=access, expires_in=int(ttl.total_seconds()), refresh_token=refresh)
+
+
+def _invalid_token() -> DomainError:
+    return DomainError(
+        code="invalid_token",
+        title="登录已失效，请重新登录",
+        title_en="The token is invalid, expired or revoked",
+        status=401,
+    )
+
+
+def refresh_tokens(session: Session, settings: Settings, refresh_token: str) -> TokenOut:
+    now = utcnow()
+    row = session.scalars(
+        select(AuthToken).where(
+            AuthToken.token_hash == _token_hash(refresh_token), AuthToken.kind == "refresh"
+        )
+    ).first()
+    if row is None:
+        raise _invalid_token()
+    if row.revoked_at is not None:
+        # Reuse of a spent refresh token: someone else has a copy. End the whole family.
+        revoke_family(session, row.family)
+        record(session, actor=f"account:{row.account_id}", action="auth.refresh_reused")
+        raise _invalid_token()
+    if row.expires_at <= now:
+        raise _invalid_token()
+    account = session.get(Account, row.account_id)
+    if account is None or not account.active:
+        raise _invalid_token()
+    row.revoked_at = now
+    return issue_tokens(session, settings, account, family=row.family)
+
+
+def revoke_family(session: Session, family: str) -> None:
+    session.execute(
+        update(AuthToken)
+        .where(AuthToken.family == family, AuthToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def revoke_token(session: Session, token: str) -> None:
+    """Log out: the token's whole family (its access and refresh tokens) stops working."""
+    row = session.scalars(
+        select(AuthToken).where(AuthToken.token_hash == _token_hash(token))
+    ).first()
+    if row is not None:
+        revoke_family(session, row.family)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, with what roles (bound where the role is bound)."""
+
+    account_id: int
+    username: str
+    roles: tuple[tuple[str, str], ...]
+    person_id: int | None
+    enterprise_id: int | None
+
+    def has(self, *roles: Role) -> bool:
+        wanted = {r.value for r in roles}
+        return any(r in wanted for r, _ in self.roles)
+
+    def bindings(self, role: Role) -> set[str]:
+        return {b for r, b in self.roles if r == role.value}
+
+
+def principal_for_token(session: Session, token: str) -> Principal:
+    row = session.scalars(
+        select(AuthToken).where(
+            AuthToken.token_hash == _token_hash(token), AuthToken.kind == "access"
+        )
+    ).first()
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+        raise _invalid_token()
+    account = session.get(Account, row.account_id)
+    if account is None or not account.active:
+        raise _invalid_token()
+    return principal_of(account)
+
+
+def principal_of(account: Account) -> Principal:
+    return Principal(
+        account_id=account.id,
+        username=account.username,
+        roles=tuple((g.role, g.binding) for g in account.roles),
+        person_id=account.person_id,
+        enterprise_id=account.enterprise_id,
+    )
+
+
+def me(session: Session, keyring: Keyring | None, principal: Principal) -> MeOut:
+    account = session.get(Account, principal.account_id)
+    assert account is not None
+    person = session.get(Person, account.person_id) if account.person_id else None
+    enterprise = session.get(Enterprise, account.enterprise_id) if account.enterprise_id else None
+    return MeOut(
+        username=account.username,
+        display_name=account.display_name,
+        roles=[RoleOut(role=g.role, binding=g.binding) for g in account.roles],
+        person=person_out(session, keyring, person) if person and keyring else None,
+        enterprise=(
+            EnterpriseOut(
+                uscc=enterprise.uscc,
+                name=enterprise.name,
+                type=enterprise.type,
+                legal_representative=enterprise.legal_rep.name,
+                address=enterprise.address,
+                district=enterprise.district_code,
+            )
+            if enterprise
+            else None
+        ),
+    )

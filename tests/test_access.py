@@ -1,0 +1,71 @@
+"""Every route declares who may call it, and each role gets what its rule says."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from tests.fixtures_identity import login
+from tongban.access import AccessRule
+from tongban.app import create_app
+from tongban.settings import Settings
+
+
+def _rules(route: APIRoute) -> list[AccessRule]:
+    found = []
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dep = stack.pop()
+        if isinstance(dep.call, AccessRule):
+            found.append(dep.call)
+        stack.extend(dep.dependencies)
+    return found
+
+
+def test_every_route_declares_exactly_one_access_rule() -> None:
+    app = create_app(Settings(database_url="sqlite://"))
+    undeclared, doubled = [], []
+    for route in app.routes:
+        if not isinstance(route, APIRoute):
+            continue  # the static files mount and the docs pages
+        rules = _rules(route)
+        if not rules:
+            undeclared.append(f"{sorted(route.methods)} {route.path}")
+        elif len({r.describe() for r in rules}) > 1:
+            doubled.append(f"{route.path}: {[r.describe() for r in rules]}")
+    assert undeclared == [], f"routes without an access rule: {undeclared}"
+    assert doubled == []
+
+
+ACCOUNTS = [
+    "citizen1",
+    "citizen2",
+    "enterprise1",
+    "window1",
+    "window2",
+    "reviewer1",
+    "issuer1",
+    "admin",
+    "metro1",
+]
+
+# (method, path, who may: "anyone" | "account" | a set of roles)
+MATRIX: list[tuple[str, str, str]] = [
+    ("GET", "/api/v1/matters", "anyone"),
+    ("GET", "/api/v1/catalog/stats", "anyone"),
+    ("GET", "/healthz", "anyone"),
+    ("GET", "/", "anyone"),
+    ("GET", "/api/v1/me", "account"),
+    ("GET", "/api/v1/me/data-usage", "account"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "who"), MATRIX)
+def test_the_access_matrix(app_client: TestClient, method: str, path: str, who: str) -> None:
+    anonymous = app_client.request(method, path)
+    assert anonymous.status_code == (200 if who == "anyone" else 401), path
+    for username in ACCOUNTS:
+        token = login(app_client, username)["access_token"]
+        r = app_client.request(method, path, headers={"authorization": f"Bearer {token}"})
+        assert r.status_code == 200, (username, path, r.text)
