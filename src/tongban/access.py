@@ -24,14 +24,27 @@ def _bearer(request: Request) -> str | None:
     return token.strip()
 
 
+SESSION_COOKIE = "tb_session"
+
+
 def current_principal(request: Request, session: Session) -> Principal | None:
-    """The caller, from a bearer token; a present but bad token is an error, not anonymity."""
+    """The caller, from a bearer token (API) or the session cookie (portal).
+
+    A present but bad bearer token is an error, not anonymity; a stale cookie is just a
+    logged-out visitor.
+    """
     token = _bearer(request)
-    if token is None:
-        if request.headers.get("authorization"):
-            raise _unauthenticated()
-        return None
-    return principal_for_token(session, token)
+    if token is not None:
+        return principal_for_token(session, token)
+    if request.headers.get("authorization"):
+        raise _unauthenticated()
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        try:
+            return principal_for_token(session, cookie, kind="session")
+        except DomainError:
+            return None
+    return None
 
 
 def _unauthenticated() -> DomainError:

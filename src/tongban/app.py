@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import unquote_to_bytes
+from urllib.parse import quote, unquote_to_bytes
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -26,6 +26,7 @@ from tongban.crypto.service import KeyUnavailable
 from tongban.db import make_engine, make_sessionmaker
 from tongban.errors import PROBLEM_JSON, DomainError, FieldError, validation_failed
 from tongban.identity import api as identity_api
+from tongban.identity import pages as identity_pages
 from tongban.migrate import is_current
 from tongban.portal.rendering import STATIC_DIR, render_error_page, wants_html
 from tongban.settings import Settings, get_settings
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(catalog_api.router, dependencies=[Depends(PUBLIC)])
     app.include_router(catalog_pages.router, dependencies=[Depends(PUBLIC)])
     app.include_router(identity_api.router)
+    app.include_router(identity_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Outermost last: hosts are checked first, then HEAD is served as a GET without a body.
     app.add_middleware(SecurityHeadersMiddleware)
@@ -179,6 +181,8 @@ def _field_name(loc: tuple[Any, ...]) -> str:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
+        if wants_html(request) and exc.status == 401:
+            return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
         if wants_html(request):
             return render_error_page(request, exc.status, exc.title, exc.detail)
         return problem_response(exc, request)

@@ -30,12 +30,12 @@ def keyring(request: Request) -> Keyring | None:
     return ring
 
 
-def _client(request: Request) -> str:
+def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _rate_limit(request: Request) -> None:
-    wait = request.app.state.login_limiter.allow(_client(request))
+def enforce_login_rate(request: Request) -> None:
+    wait = request.app.state.login_limiter.allow(client_address(request))
     if wait is not None:
         raise DomainError(
             code="rate_limited",
@@ -54,7 +54,7 @@ def _rate_limit(request: Request) -> None:
     summary="Log in: username and password (and a one-time code for staff) for tokens",
 )
 def token(request: Request, body: TokenRequest, db: DbSession) -> TokenOut:
-    _rate_limit(request)
+    enforce_login_rate(request)
     settings = request.app.state.settings
     try:
         account = service.authenticate(
@@ -64,7 +64,7 @@ def token(request: Request, body: TokenRequest, db: DbSession) -> TokenOut:
             body.username,
             body.password,
             body.otp,
-            client=_client(request),
+            client=client_address(request),
         )
     except DomainError:
         # The failure count and its audit entry must outlive the failed request, or lockout
@@ -82,7 +82,7 @@ def token(request: Request, body: TokenRequest, db: DbSession) -> TokenOut:
     summary="A new token pair for a refresh token (the old one stops working)",
 )
 def refresh(request: Request, body: RefreshRequest, db: DbSession) -> TokenOut:
-    _rate_limit(request)
+    enforce_login_rate(request)
     try:
         return service.refresh_tokens(db, request.app.state.settings, body.refresh_token)
     except DomainError:

@@ -20,6 +20,7 @@ from tongban.common.identifiers import uscc_with_check_digit
 from tongban.crypto.service import Keyring
 from tongban.db import utcnow
 from tongban.identity.models import Enterprise, EnterpriseAgent
+from tongban.identity.realname import DemoRealNameProvider
 from tongban.identity.schemas import Role
 from tongban.identity.service import (
     NewPerson,
@@ -125,6 +126,7 @@ def load_demo_principals(session: Session, keyring: Keyring) -> dict[str, int]:
     streets: dict[str, list[tuple[str, str]]] = {}
     for s in session.scalars(select(Street).order_by(Street.code)):
         streets.setdefault(s.district_code, []).append((s.code, s.name))
+    people = demo_people(streets)
     persons = [
         create_person(
             session,
@@ -139,12 +141,15 @@ def load_demo_principals(session: Session, keyring: Keyring) -> dict[str, int]:
                 disabled=p.disabled,
             ),
         )
-        for p in demo_people(streets)
+        for p in people
     ]
     now = utcnow()
-    for person in persons:
-        person.real_name_verified_at = now
-        person.real_name_provider = "demo"
+    provider = DemoRealNameProvider()
+    for person, made_up in zip(persons, people, strict=True):
+        result = provider.verify(made_up.name, made_up.id_number, None)
+        if result.verified:
+            person.real_name_verified_at = now
+            person.real_name_provider = result.provider
     enterprises = []
     for i, (word, suffix) in enumerate(_SHOPS):
         district = _DISTRICTS[i % len(_DISTRICTS)]

@@ -11,6 +11,9 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from tongban.catalog.schemas import AUDIENCE_LABELS, MATTER_KIND_LABELS
+from tongban.portal.csrf import csrf_token_for, set_csrf_cookie
+
+SESSION_COOKIE = "tb_session"  # the same name as tongban.access.SESSION_COOKIE
 
 PORTAL_DIR = Path(__file__).resolve().parent
 STATIC_DIR = PORTAL_DIR / "static"
@@ -69,6 +72,7 @@ def wants_html(request: Request) -> bool:
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     settings = request.app.state.settings
     elder = is_elder_mode(request)
+    csrf, new_csrf = csrf_token_for(request)
     response = templates.TemplateResponse(
         request,
         template,
@@ -76,10 +80,14 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
             "elder": elder,
             "hotline": settings.hotline,
             "region_name": settings.region_name,
+            "csrf_token": csrf,
+            "logged_in": SESSION_COOKIE in request.cookies,
             **context,
         },
         status_code=status_code,
     )
+    if new_csrf:
+        set_csrf_cookie(request, response, csrf)
     mode = request.query_params.get("mode")
     if mode in ("elder", "standard"):
         # Remembered for a year: an elderly person should not have to find the switch again.

@@ -1,0 +1,112 @@
+"""Portal pages of identity: log in, my profile and who used my data, log out."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from tongban.access import AUTHENTICATED, PUBLIC, SESSION_COOKIE
+from tongban.audit.service import data_usage
+from tongban.deps import DbSession
+from tongban.errors import DomainError
+from tongban.identity import service
+from tongban.identity.api import client_address, enforce_login_rate, keyring
+from tongban.identity.service import Principal
+from tongban.portal.csrf import verify_csrf
+from tongban.portal.rendering import render
+
+router = APIRouter(include_in_schema=False)
+
+ACTION_LABELS = {
+    "person.read": "查看了您的个人信息",
+    "auth.login": "登录",
+    "auth.login_failed": "登录失败",
+}
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site: never `//host` or `https://host` (an open redirect)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/me"
+
+
+@router.get("/login", response_class=HTMLResponse, dependencies=[Depends(PUBLIC)])
+def login_page(request: Request, next: str | None = None) -> Response:
+    if SESSION_COOKIE in request.cookies:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return render(request, "identity/login.html", next=safe_next(next), error=None, username="")
+
+
+@router.post("/login", response_class=HTMLResponse, dependencies=[Depends(PUBLIC)])
+def login_submit(
+    request: Request,
+    db: DbSession,
+    username: Annotated[str, Form(max_length=60)],
+    password: Annotated[str, Form(max_length=200)],
+    csrf_token: Annotated[str | None, Form()] = None,
+    otp: Annotated[str | None, Form(max_length=6)] = None,
+    next: Annotated[str | None, Form()] = None,
+) -> Response:
+    verify_csrf(request, csrf_token)
+    settings = request.app.state.settings
+    try:
+        enforce_login_rate(request)
+        account = service.authenticate(
+            db,
+            settings,
+            keyring(request),
+            username,
+            password,
+            otp or None,
+            client=client_address(request),
+        )
+    except DomainError as exc:
+        db.commit()  # keep the failure count and its audit entry
+        return render(
+            request,
+            "identity/login.html",
+            status_code=exc.status,
+            next=safe_next(next),
+            error=exc.title,
+            username=username,
+            need_otp=exc.code == "otp_required",
+        )
+    token = service.open_portal_session(db, settings, account)
+    response = RedirectResponse(safe_next(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        max_age=settings.session_hours * 3600,
+    )
+    return response
+
+
+@router.get("/me", response_class=HTMLResponse)
+def me_page(
+    request: Request, db: DbSession, principal: Annotated[Principal, Depends(AUTHENTICATED)]
+) -> Response:
+    profile = service.me(db, keyring(request), principal)
+    usage = data_usage(db, principal.person_id) if principal.person_id else []
+    return render(request, "identity/me.html", me=profile, usage=usage, labels=ACTION_LABELS)
+
+
+@router.post("/logout", response_class=HTMLResponse)
+def logout_submit(
+    request: Request,
+    db: DbSession,
+    principal: Annotated[Principal, Depends(AUTHENTICATED)],
+    csrf_token: Annotated[str | None, Form()] = None,
+) -> Response:
+    verify_csrf(request, csrf_token)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        service.revoke_token(db, cookie)
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
