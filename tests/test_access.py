@@ -60,6 +60,20 @@ MATRIX: list[tuple[str, str, str]] = [
     ("GET", "/api/v1/me/data-usage", "account"),
 ]
 
+STAFF = {"window1", "window2", "reviewer1", "issuer1", "admin"}
+
+
+def test_role_restricted_endpoints(app_client: TestClient) -> None:
+    body = {"id_number": "11010519491231002X", "reason": "核对身份"}
+    assert app_client.post("/api/v1/persons/lookup", json=body).status_code == 401
+    for username in ACCOUNTS:
+        token = login(app_client, username)["access_token"]
+        r = app_client.post(
+            "/api/v1/persons/lookup", json=body, headers={"authorization": f"Bearer {token}"}
+        )
+        # Staff reach the look-up (this person is not registered: 404); others are refused.
+        assert r.status_code == (404 if username in STAFF else 403), (username, r.text)
+
 
 @pytest.mark.parametrize(("method", "path", "who"), MATRIX)
 def test_the_access_matrix(app_client: TestClient, method: str, path: str, who: str) -> None:

@@ -20,6 +20,7 @@ from tongban.access import PUBLIC
 from tongban.catalog import api as catalog_api
 from tongban.catalog import pages as catalog_pages
 from tongban.catalog.search import init_segmenter
+from tongban.common.logging import install as install_log_masking
 from tongban.common.ratelimit import RateLimiter
 from tongban.crypto.keys import keyring_for
 from tongban.crypto.service import KeyUnavailable
@@ -42,6 +43,7 @@ _HTTP_ERRORS = {
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     settings = settings or get_settings()
+    install_log_masking(settings.log_level)
     engine = engine or make_engine(settings.database_url)
     init_segmenter(settings.search_cache_dir)
     app = FastAPI(

@@ -34,6 +34,8 @@ def test_valid_id_numbers(number: str) -> None:
         "11010518991231002X",  # born before 1900
         "1101051949123100",  # too short
         "A1010519491231002X",  # a letter in the body
+        "100105194912310028",  # right checksum, but 10 is no province (bad region)
+        "390105194912310021",  # nor is 39
         "",
     ],
 )

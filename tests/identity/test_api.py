@@ -186,3 +186,80 @@ def test_security_headers(app_client: TestClient) -> None:
         assert r.headers["x-content-type-options"] == "nosniff"
         assert r.headers["x-frame-options"] == "DENY"
         assert "default-src 'self'" in r.headers["content-security-policy"]
+
+
+def test_staff_look_a_person_up_and_the_person_sees_it(
+    app_client: TestClient, demo_engine: Engine, keyring: Keyring
+) -> None:
+    with transaction(make_sessionmaker(demo_engine)) as s:
+        person_id = s.scalars(select(Account.person_id).where(Account.username == "citizen1")).one()
+        from tongban.identity.models import Person
+
+        person = s.get(Person, person_id)
+        assert person is not None
+        id_number = keyring.decrypt(s, "person.id_number", person.id_number_enc)
+    staff = login(app_client, "window1")["access_token"]
+    body = {"id_number": id_number, "reason": "窗口受理：出生登记"}
+    r = app_client.post("/api/v1/persons/lookup", json=body, headers=bearer(staff))
+    assert r.status_code == 200 and r.json()["id_number"].count("*") == 11
+    citizen = login(app_client, "citizen2")["access_token"]
+    r = app_client.post("/api/v1/persons/lookup", json=body, headers=bearer(citizen))
+    assert r.status_code == 403 and r.json()["code"] == "forbidden"
+    r = app_client.post(
+        "/api/v1/persons/lookup",
+        json={**body, "id_number": "11010519491231002X"},
+        headers=bearer(staff),
+    )
+    assert r.status_code == 404 and r.json()["code"] == "person_not_found"
+    r = app_client.post(
+        "/api/v1/persons/lookup", json={"id_number": id_number}, headers=bearer(staff)
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "reason"
+    mine = login(app_client, "citizen1")["access_token"]
+    usage = app_client.get("/api/v1/me/data-usage", headers=bearer(mine)).json()
+    assert [(u["action"], u["reason"], u["actor_role"]) for u in usage] == [
+        ("person.read", "窗口受理：出生登记", "window_staff")
+    ]
+
+
+def test_a_legal_representative_grants_an_agent(
+    app_client: TestClient, demo_engine: Engine, keyring: Keyring
+) -> None:
+    from tongban.identity.models import Enterprise, Person
+
+    with transaction(make_sessionmaker(demo_engine)) as s:
+        enterprise = s.scalars(select(Enterprise).order_by(Enterprise.id)).first()
+        assert enterprise is not None
+        rep = s.get(Person, enterprise.legal_rep_id)
+        agent = s.get(Person, 1)
+        assert rep is not None and agent is not None
+        agent_id = keyring.decrypt(s, "person.id_number", agent.id_number_enc)
+        from tongban.identity.schemas import Role
+        from tongban.identity.service import create_account
+
+        create_account(
+            s,
+            "rep1",
+            "Rep@2026-long",
+            [(Role.CITIZEN, "")],
+            display_name=rep.name,
+            person_id=rep.id,
+        )
+    token = login(app_client, "rep1", "Rep@2026-long")["access_token"]
+    r = app_client.post(
+        "/api/v1/me/agents",
+        json={"id_number": agent_id, "scope": ["01", "07"], "days": 90},
+        headers=bearer(token),
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["enterprise"] == enterprise.uscc and r.json()["scope"] == ["01", "07"]
+    other = login(app_client, "citizen2")["access_token"]
+    r = app_client.post(
+        "/api/v1/me/agents",
+        json={"id_number": agent_id, "scope": ["*"], "days": 9},
+        headers=bearer(other),
+    )
+    assert r.status_code == 403 and r.json()["code"] == "not_legal_representative"
+    with transaction(make_sessionmaker(demo_engine)) as s:
+        actions = [e.action for e in s.scalars(select(AuditEntry).order_by(AuditEntry.seq))]
+        assert "agent.grant" in actions

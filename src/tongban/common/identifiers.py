@@ -13,6 +13,13 @@ from datetime import date
 from stdnum.cn import ric, uscc
 
 _RIC_RE = re.compile(r"^[1-9][0-9]{16}[0-9X]$")
+# GB 11643 starts with the GB/T 2260 division code; its first two digits name the province.
+# 71 Taiwan, 81 Hong Kong, 82 Macao, 83 Taiwan residents' residence permits (2018); numbers of
+# the 2023 foreigners' permanent residence ID card start with 9.
+_PROVINCES = frozenset(
+    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 "
+    "61 62 63 64 65 71 81 82 83".split()
+)
 # GB 32100: registration authority (1 char), organisation type (1), division code (6 digits),
 # organisation code (9) and a check character; the alphabet leaves out I, O, S, V, Z.
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -23,6 +30,8 @@ def is_valid_id_number(value: str, *, today: date | None = None) -> bool:
     """GB 11643 citizen ID number: 18 characters, a real birth date, ISO 7064 MOD 11-2."""
     value = value.strip().upper()
     if not _RIC_RE.match(value):
+        return False
+    if value[:2] not in _PROVINCES and value[0] != "9":
         return False
     try:
         born = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))

@@ -7,13 +7,23 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
-from tongban.access import AUTHENTICATED, PUBLIC
+from tongban.access import AUTHENTICATED, PUBLIC, allow
 from tongban.audit.service import data_usage
 from tongban.crypto.service import Keyring
 from tongban.deps import DbSession
 from tongban.errors import DomainError
 from tongban.identity import service
-from tongban.identity.schemas import MeOut, RefreshRequest, TokenOut, TokenRequest
+from tongban.identity.schemas import (
+    AgentGrantIn,
+    AgentGrantOut,
+    MeOut,
+    PersonLookup,
+    PersonOut,
+    RefreshRequest,
+    Role,
+    TokenOut,
+    TokenRequest,
+)
 from tongban.identity.service import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["identity"])
@@ -138,3 +148,47 @@ def my_data_usage(
         )
         for e in data_usage(db, principal.person_id)
     ]
+
+
+@router.post(
+    "/persons/lookup",
+    response_model=PersonOut,
+    summary="Staff: a person's profile by ID number, masked; the person sees who looked and why",
+)
+def lookup_person(
+    request: Request,
+    body: PersonLookup,
+    db: DbSession,
+    principal: Annotated[
+        Principal, Depends(allow(Role.WINDOW_STAFF, Role.REVIEWER, Role.ISSUER, Role.ADMIN))
+    ],
+) -> PersonOut:
+    return service.lookup_person(db, _require_keys(request), principal, body.id_number, body.reason)
+
+
+@router.post(
+    "/me/agents",
+    response_model=AgentGrantOut,
+    summary="A legal representative authorizes a person (经办人) to act for the enterprise",
+)
+def grant_agent(
+    request: Request,
+    body: AgentGrantIn,
+    db: DbSession,
+    principal: Annotated[Principal, Depends(allow(Role.CITIZEN))],
+) -> AgentGrantOut:
+    return service.grant_agent(
+        db, _require_keys(request), principal, body.id_number, body.scope, body.days
+    )
+
+
+def _require_keys(request: Request) -> Keyring:
+    ring = keyring(request)
+    if ring is None:
+        raise DomainError(
+            code="keys_unavailable",
+            title="个人数据服务暂不可用",
+            title_en="Personal data is unavailable: no key-encryption key is configured",
+            status=503,
+        )
+    return ring

@@ -76,3 +76,25 @@ class MeOut(BaseModel):
     roles: list[RoleOut]
     person: PersonOut | None
     enterprise: EnterpriseOut | None
+
+
+class PersonLookup(BaseModel):
+    """Staff looking a person up (at a counter, by their ID card) must say why."""
+
+    id_number: str = Field(min_length=15, max_length=18)
+    reason: str = Field(min_length=2, max_length=200, description="shown to the person")
+
+
+class AgentGrantIn(BaseModel):
+    """An enterprise's legal representative authorizes a person (经办人) to act for it."""
+
+    id_number: str = Field(min_length=18, max_length=18, description="the agent's ID number")
+    scope: list[str] = Field(min_length=1, max_length=20, description='matter kinds, or ["*"]')
+    days: int = Field(ge=1, le=3 * 365, description="how long the authorization lasts")
+
+
+class AgentGrantOut(BaseModel):
+    enterprise: str
+    agent: str
+    scope: list[str]
+    expires_at: str

@@ -31,12 +31,14 @@ from tongban.identity.models import (
     Account,
     AuthToken,
     Enterprise,
+    EnterpriseAgent,
     Person,
     RoleGrant,
     SystemFlag,
 )
 from tongban.identity.schemas import (
     STAFF_ROLES,
+    AgentGrantOut,
     EnterpriseOut,
     MeOut,
     PersonOut,
@@ -490,4 +492,80 @@ def me(session: Session, keyring: Keyring | None, principal: Principal) -> MeOut
             if enterprise
             else None
         ),
+    )
+
+
+def lookup_person(
+    session: Session, keyring: Keyring, principal: Principal, id_number: str, reason: str
+) -> PersonOut:
+    """Staff read a person's profile (masked); the person will see who, when and why."""
+    person = find_person_by_id_number(session, keyring, id_number)
+    if person is None:
+        raise DomainError(
+            code="person_not_found", title="未找到此人", title_en="No such person", status=404
+        )
+    record(
+        session,
+        actor=f"account:{principal.account_id}",
+        actor_role=",".join(sorted({r for r, _ in principal.roles})),
+        action="person.read",
+        subject_type="person",
+        subject_id=str(person.id),
+        data_subject=person.id,
+        reason=reason,
+    )
+    return person_out(session, keyring, person)
+
+
+def grant_agent(
+    session: Session,
+    keyring: Keyring,
+    principal: Principal,
+    agent_id_number: str,
+    scope: list[str],
+    days: int,
+) -> AgentGrantOut:
+    """A legal representative authorizes a person to act for their enterprise (audited)."""
+    enterprise = session.scalars(
+        select(Enterprise).where(Enterprise.legal_rep_id == principal.person_id)
+    ).first()
+    if principal.person_id is None or enterprise is None:
+        raise DomainError(
+            code="not_legal_representative",
+            title="只有企业法定代表人可以授权经办人",
+            title_en="Only an enterprise's legal representative may authorize agents",
+            status=403,
+        )
+    agent = find_person_by_id_number(session, keyring, agent_id_number)
+    if agent is None:
+        raise DomainError(
+            code="person_not_found", title="未找到此人", title_en="No such person", status=404
+        )
+    grant = session.scalars(
+        select(EnterpriseAgent).where(
+            EnterpriseAgent.enterprise_id == enterprise.id, EnterpriseAgent.person_id == agent.id
+        )
+    ).first()
+    if grant is None:
+        grant = EnterpriseAgent(enterprise_id=enterprise.id, person_id=agent.id)
+        session.add(grant)
+    grant.scope = sorted(set(scope))
+    grant.expires_at = utcnow() + timedelta(days=days)
+    grant.revoked_at = None
+    session.flush()
+    record(
+        session,
+        actor=f"account:{principal.account_id}",
+        action="agent.grant",
+        subject_type="enterprise",
+        subject_id=enterprise.uscc,
+        data_subject=agent.id,
+        reason=f"授权为{enterprise.name}的经办人",
+        details={"scope": grant.scope, "days": days},
+    )
+    return AgentGrantOut(
+        enterprise=enterprise.uscc,
+        agent=agent.name,
+        scope=grant.scope,
+        expires_at=grant.expires_at.isoformat(),
     )
