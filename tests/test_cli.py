@@ -135,3 +135,29 @@ def test_keys_need_a_kek(tmp_path: Path) -> None:
     assert run("db", "upgrade", "--db", db)[0] == 0
     code, out = run("keys", "init", "--db", db)
     assert code == 1 and "TONGBAN_KEK" in out
+
+
+def test_enroll_otp_prints_a_secret_an_authenticator_accepts(tmp_path: Path) -> None:
+    import base64
+    import re
+
+    from tongban.identity.service import otp_now
+
+    db = str(tmp_path / "otp.db")
+    assert run("demo", "--db", db, "--no-serve")[0] == 0
+    code, out = run("accounts", "enroll-otp", "window1", "--db", db)
+    assert code == 0 and "otpauth://totp/" in out
+    secret = re.search(r"secret ([A-Z2-7]+)", out)
+    assert secret
+    raw = base64.b32decode(secret.group(1) + "=" * (-len(secret.group(1)) % 8))
+    # The printed secret is the stored one: a staff login with its code goes through.
+    from fastapi.testclient import TestClient
+
+    from tongban.app import create_app
+    from tongban.settings import Settings, sqlite_url
+
+    with TestClient(create_app(Settings(database_url=sqlite_url(db)))) as client:
+        body = {"username": "window1", "password": "Demo@2026", "otp": otp_now(raw)}
+        assert client.post("/api/v1/auth/token", json=body).status_code == 200
+    code, out = run("accounts", "enroll-otp", "nobody", "--db", db)
+    assert code == 1 and "no account" in out

@@ -17,10 +17,12 @@ db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_he
 catalog_app = typer.Typer(help="The service catalog (事项库).", no_args_is_help=True)
 keys_app = typer.Typer(help="Field-encryption keys.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+accounts_app = typer.Typer(help="Accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(accounts_app, name="accounts")
 
 DbOption = Annotated[
     Path | None,
@@ -216,6 +218,42 @@ def audit_verify(db: DbOption = None) -> None:
             f"audit chain broken: {len(report.problems)} problem(s) in {report.entries} entries"
         )
     typer.echo(f"audit chain intact: {report.entries} entries")
+
+
+@accounts_app.command("enroll-otp")
+def accounts_enroll_otp(username: str, db: DbOption = None) -> None:
+    """Give a staff account a new one-time-code secret; prints it once, for an authenticator."""
+    import base64
+    from urllib.parse import quote
+
+    from sqlalchemy import select
+
+    from tongban.audit.service import record
+    from tongban.crypto.keys import keyring_for
+    from tongban.crypto.service import KeyUnavailable
+    from tongban.db import make_sessionmaker, transaction
+    from tongban.identity.models import Account
+    from tongban.identity.service import enroll_otp
+
+    settings = _settings(db)
+    engine = _engine(settings)
+    _require_current_schema(engine)
+    try:
+        ring = keyring_for(settings)
+        with transaction(make_sessionmaker(engine)) as session:
+            account = session.scalars(select(Account).where(Account.username == username)).first()
+            if account is None:
+                raise _fail(f"no account {username!r}")
+            secret = enroll_otp(session, ring, account)
+            record(session, actor="system", action="account.otp_enrolled", subject_id=username)
+    except KeyUnavailable as exc:
+        raise _fail(str(exc)) from exc
+    key = base64.b32encode(secret).decode().rstrip("=")
+    issuer = quote(f"通办 {settings.region_name}")
+    typer.echo(f"secret {key}")
+    typer.echo(
+        f"otpauth://totp/{issuer}:{quote(username)}?secret={key}&issuer={issuer}&digits=6&period=30"
+    )
 
 
 def _require_current_schema(engine: Engine) -> None:
