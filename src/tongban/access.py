@@ -38,7 +38,9 @@ def current_principal(request: Request, session: Session) -> Principal | None:
         return principal_for_token(session, token)
     if request.headers.get("authorization"):
         raise _unauthenticated()
-    cookie = request.cookies.get(SESSION_COOKIE)
+    # The session cookie is for portal pages only: an API call must carry its bearer token, so a
+    # page on another site cannot make a logged-in browser call the API.
+    cookie = None if request.url.path.startswith("/api/") else request.cookies.get(SESSION_COOKIE)
     if cookie:
         try:
             return principal_for_token(session, cookie, kind="session")

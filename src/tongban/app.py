@@ -139,28 +139,69 @@ class HeadAsGetMiddleware:
         await self.app({**scope, "method": "GET"}, receive, send_without_body)
 
 
+_BODY_LIMIT = 1024 * 1024
+# A NUL as sent in a body: raw, JSON-escaped, or form-encoded.
+_NUL_FORMS = (b"\x00", b"\\u0000", b"%00")
+
+
 class RejectNulMiddleware:
-    """A NUL byte in a path or query is never meaningful, and PostgreSQL refuses it in text."""
+    """A NUL byte is never meaningful in a path, query or form, and PostgreSQL refuses it in text.
+
+    Bodies up to 1 MiB are read whole to look for one (they are small JSON and forms today)
+    and then handed on unchanged; a larger body is refused with 413.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            raw = scope.get("raw_path") or scope["path"].encode()
-            query = scope.get("query_string", b"")
-            if b"\x00" in unquote_to_bytes(raw) or b"\x00" in unquote_to_bytes(query):
-                error = DomainError(
-                    code="bad_request",
-                    title="请求中含有无效字符",
-                    title_en="The request contains an invalid character",
-                    status=400,
-                    detail="NUL bytes are not allowed in paths or query strings",
-                )
-                response = JSONResponse(error.problem(), status_code=400, media_type=PROBLEM_JSON)
-                await response(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        raw = scope.get("raw_path") or scope["path"].encode()
+        query = scope.get("query_string", b"")
+        if b"\x00" in unquote_to_bytes(raw) or b"\x00" in unquote_to_bytes(query):
+            await _refuse(scope, receive, send, 400, "NUL bytes are not allowed in a request")
+            return
+        if scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > _BODY_LIMIT:
+                await _refuse(scope, receive, send, 413, "the request body is larger than 1 MiB")
                 return
-        await self.app(scope, receive, send)
+        if any(form in body for form in _NUL_FORMS):
+            await _refuse(scope, receive, send, 400, "NUL bytes are not allowed in a request")
+            return
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, detail: str) -> None:
+    code = "bad_request" if status == 400 else "payload_too_large"
+    error = DomainError(
+        code=code,
+        title="请求中含有无效字符" if status == 400 else "请求内容过大",
+        title_en="The request contains an invalid character"
+        if status == 400
+        else "Request too large",
+        status=status,
+        detail=detail,
+    )
+    response = JSONResponse(error.problem(), status_code=status, media_type=PROBLEM_JSON)
+    await response(scope, receive, send)
 
 
 def problem_response(

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     refresh_token_days: int = Field(default=30, ge=1, le=365)
+    cookie_secure: bool = Field(
+        default=False,
+        description="mark cookies Secure even when TLS ends at a proxy in front of us",
+    )
     session_hours: int = Field(default=12, ge=1, le=24 * 30, description="portal login lifetime")
     login_rate_per_minute: int = Field(
         default=20, ge=1, le=10_000, description="token requests per client address a minute"

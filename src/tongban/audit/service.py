@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tongban.audit.models import AuditEntry, AuditHead
@@ -55,7 +55,12 @@ def record(
     details: dict[str, Any] | None = None,
     at: datetime | None = None,
 ) -> AuditEntry:
-    """Append one entry in the caller's transaction (it lands or vanishes with the change)."""
+    """Append one entry in the caller's transaction (it lands or vanishes with the change).
+
+    The head is written before it is read: on PostgreSQL that takes its row lock, on SQLite
+    the database's write lock, so concurrent appenders queue instead of racing for a number.
+    """
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq))
     head = session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
     if head is None:
         head = AuditHead(id=1, seq=0, hash=GENESIS)
@@ -109,7 +114,10 @@ def verify(session: Session) -> VerifyReport:
         prev_hash, expected_seq = e.hash, e.seq + 1
     head = session.get(AuditHead, 1)
     last = expected_seq - 1
-    if head is not None and (head.seq != last or head.hash != prev_hash):
+    if head is None:
+        if report.entries:
+            report.problems.append("the chain's head is missing (removed with a cut tail?)")
+    elif head.seq != last or head.hash != prev_hash:
         if head.seq > last:
             report.problems.append(f"entries {last + 1}..{head.seq} at the end were removed")
         else:

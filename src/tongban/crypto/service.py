@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -103,7 +104,11 @@ class Keyring:
     algorithm: Aead = Aead.SM4_GCM
     _keys: dict[int, tuple[Aead, bytes]] = field(default_factory=dict)
     _active: int | None = None
+    _active_checked: float = 0.0
     _index_key: bytes | None = None
+    # How long a process trusts its idea of the active key: after `tongban keys rotate`,
+    # running servers switch to the new key within this time.
+    active_ttl_seconds: float = 60.0
 
     # -- keys ----------------------------------------------------------------------------------
 
@@ -164,6 +169,11 @@ class Keyring:
         return self._unwrap(row)
 
     def active_key_id(self, session: Session) -> int:
+        if (
+            self._active is not None
+            and time.monotonic() - self._active_checked > self.active_ttl_seconds
+        ):
+            self._active = None
         if self._active is None:
             row = session.scalars(
                 select(DataKey)
@@ -174,6 +184,7 @@ class Keyring:
                 raise KeyUnavailable("no field key: run `tongban keys init` (or `tongban demo`)")
             self._unwrap(row)
             self._active = row.id
+            self._active_checked = time.monotonic()
         return self._active
 
     def index_key(self, session: Session) -> bytes:

@@ -178,7 +178,13 @@ def grant_agent(
     principal: Annotated[Principal, Depends(allow(Role.CITIZEN))],
 ) -> AgentGrantOut:
     return service.grant_agent(
-        db, _require_keys(request), principal, body.id_number, body.scope, body.days
+        db,
+        _require_keys(request),
+        principal,
+        body.id_number,
+        body.scope,
+        body.days,
+        body.enterprise_uscc,
     )
 
 

@@ -74,6 +74,8 @@ class Account(Base):
     enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"), index=True)
     display_name: Mapped[str] = mapped_column(String(100))
     totp_secret_enc: Mapped[str | None] = mapped_column(Text)
+    # The last time step whose code was accepted: a code works once (no replay in its window).
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from tongban.access import AUTHENTICATED, PUBLIC, SESSION_COOKIE
+from tongban.access import AUTHENTICATED, PUBLIC, SESSION_COOKIE, current_principal
 from tongban.audit.service import data_usage
 from tongban.deps import DbSession
 from tongban.errors import DomainError
@@ -34,10 +34,13 @@ def safe_next(target: str | None) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse, dependencies=[Depends(PUBLIC)])
-def login_page(request: Request, next: str | None = None) -> Response:
-    if SESSION_COOKIE in request.cookies:
+def login_page(request: Request, db: DbSession, next: str | None = None) -> Response:
+    if current_principal(request, db) is not None:
         return RedirectResponse(safe_next(next), status_code=303)
-    return render(request, "identity/login.html", next=safe_next(next), error=None, username="")
+    response = render(request, "identity/login.html", next=safe_next(next), error=None, username="")
+    if SESSION_COOKIE in request.cookies:  # expired or revoked: forget it, or /me and /login
+        response.delete_cookie(SESSION_COOKIE)  # would send the visitor back and forth
+    return response
 
 
 @router.post("/login", response_class=HTMLResponse, dependencies=[Depends(PUBLIC)])
@@ -81,7 +84,7 @@ def login_submit(
         token,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=settings.cookie_secure or request.url.scheme == "https",
         max_age=settings.session_hours * 3600,
     )
     return response

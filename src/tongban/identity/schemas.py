@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 
 class Role(StrEnum):
@@ -89,8 +90,13 @@ class AgentGrantIn(BaseModel):
     """An enterprise's legal representative authorizes a person (经办人) to act for it."""
 
     id_number: str = Field(min_length=18, max_length=18, description="the agent's ID number")
-    scope: list[str] = Field(min_length=1, max_length=20, description='matter kinds, or ["*"]')
+    scope: list[Annotated[str, StringConstraints(pattern=r"^(\*|0[1-9]|10|20)$")]] = Field(
+        min_length=1, max_length=12, description='matter kind codes ("01".."10", "20"), or ["*"]'
+    )
     days: int = Field(ge=1, le=3 * 365, description="how long the authorization lasts")
+    enterprise_uscc: str | None = Field(
+        default=None, min_length=18, max_length=18, description="which enterprise, if several"
+    )
 
 
 class AgentGrantOut(BaseModel):

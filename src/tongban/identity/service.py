@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from tongban.audit.service import record
 from tongban.common.identifiers import birth_date_of, is_valid_id_number
+from tongban.common.logging import mask_text
 from tongban.common.masking import mask_address, mask_id_number, mask_phone
 from tongban.crypto.primitives import sm3
 from tongban.crypto.service import Keyring
@@ -235,14 +236,21 @@ def authenticate(
     account = session.scalars(select(Account).where(Account.username == username)).first()
     if account is None or not account.active:
         _verify_password(_DUMMY_HASH, password)
+        # What was typed may be an ID or phone number: keep it masked in the permanent log.
         record(
             session,
             actor="anonymous",
             action="auth.login_failed",
-            details={"username": username[:60], "client": client},
+            details={"username": mask_text(username[:60]), "client": client},
         )
         raise _invalid_credentials()
     if account.locked_until is not None and account.locked_until > now:
+        record(
+            session,
+            actor=f"account:{account.id}",
+            action="auth.login_locked",
+            details={"client": client},
+        )
         raise DomainError(
             code="account_locked",
             title="登录失败次数过多，账号已暂时锁定",
@@ -253,25 +261,49 @@ def authenticate(
     if account.demo and not is_demo_database(session):
         raise _invalid_credentials()  # a demo account's published password works in demos only
     if not _verify_password(account.password_hash, password):
-        account.failed_logins += 1
-        if account.failed_logins >= settings.max_failed_logins:
-            account.locked_until = now + timedelta(minutes=settings.lockout_minutes)
-            account.failed_logins = 0
-        record(
-            session,
-            actor=f"account:{account.id}",
-            action="auth.login_failed",
-            details={"client": client},
-        )
+        _count_failure(session, settings, account, client, "password")
         raise _invalid_credentials()
     if settings.require_staff_otp and any(Role(g.role) in STAFF_ROLES for g in account.roles):
-        _check_otp(session, keyring, account, otp)
+        try:
+            _check_otp(session, keyring, account, otp)
+        except DomainError as exc:
+            if exc.code == "invalid_credentials":  # a wrong code counts like a wrong password
+                _count_failure(session, settings, account, client, "otp")
+            raise
     account.failed_logins = 0
     account.locked_until = None
     if _hasher.check_needs_rehash(account.password_hash):
         account.password_hash = hash_password(password)
     record(session, actor=f"account:{account.id}", action="auth.login", details={"client": client})
     return account
+
+
+def _count_failure(
+    session: Session, settings: Settings, account: Account, client: str | None, what: str
+) -> None:
+    """Add one failure in the database itself, so concurrent guesses cannot overwrite each other."""
+    count = session.execute(
+        update(Account)
+        .where(Account.id == account.id)
+        .values(failed_logins=Account.failed_logins + 1)
+        .returning(Account.failed_logins)
+    ).scalar_one()
+    if count >= settings.max_failed_logins:
+        session.execute(
+            update(Account)
+            .where(Account.id == account.id)
+            .values(
+                failed_logins=0,
+                locked_until=utcnow() + timedelta(minutes=settings.lockout_minutes),
+            )
+        )
+    session.expire(account, ["failed_logins", "locked_until"])
+    record(
+        session,
+        actor=f"account:{account.id}",
+        action="auth.login_failed",
+        details={"client": client, "wrong": what},
+    )
 
 
 def _verify_password(stored: str, password: str) -> bool:
@@ -319,11 +351,15 @@ def _check_otp(
     secret = bytes.fromhex(keyring.decrypt(session, "account.totp_secret", account.totp_secret_enc))
     now = int(utcnow().timestamp())
     for drift in (0, -30, 30):  # one step either side for clock skew
+        step = (now + drift) // 30
+        if account.totp_last_step is not None and step <= account.totp_last_step:
+            continue  # this code (or an older one) was already used: no replay
         try:
             _totp(secret).verify(otp.encode(), now + drift)
-            return
         except InvalidToken:
             continue
+        account.totp_last_step = step
+        return
     raise _invalid_credentials()
 
 
@@ -393,7 +429,15 @@ def refresh_tokens(session: Session, settings: Settings, refresh_token: str) -> 
     account = session.get(Account, row.account_id)
     if account is None or not account.active:
         raise _invalid_token()
-    row.revoked_at = now
+    # Spend it atomically: of several concurrent uses exactly one wins; the rest are reuse.
+    spent = session.execute(
+        update(AuthToken)
+        .where(AuthToken.id == row.id, AuthToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        revoke_family(session, row.family)
+        raise _invalid_token()
     return issue_tokens(session, settings, account, family=row.family)
 
 
@@ -524,18 +568,30 @@ def grant_agent(
     agent_id_number: str,
     scope: list[str],
     days: int,
+    enterprise_uscc: str | None = None,
 ) -> AgentGrantOut:
     """A legal representative authorizes a person to act for their enterprise (audited)."""
-    enterprise = session.scalars(
-        select(Enterprise).where(Enterprise.legal_rep_id == principal.person_id)
-    ).first()
-    if principal.person_id is None or enterprise is None:
+    represented = list(
+        session.scalars(
+            select(Enterprise)
+            .where(Enterprise.legal_rep_id == principal.person_id)
+            .order_by(Enterprise.id)
+        )
+    )
+    if enterprise_uscc is not None:
+        represented = [e for e in represented if e.uscc == enterprise_uscc.upper()]
+    if principal.person_id is None or not represented:
         raise DomainError(
             code="not_legal_representative",
             title="只有企业法定代表人可以授权经办人",
             title_en="Only an enterprise's legal representative may authorize agents",
             status=403,
         )
+    if len(represented) > 1:
+        raise validation_failed(
+            [FieldError("enterprise_uscc", "您是多家企业的法定代表人，请指明企业", "ambiguous")]
+        )
+    enterprise = represented[0]
     agent = find_person_by_id_number(session, keyring, agent_id_number)
     if agent is None:
         raise DomainError(
