@@ -80,25 +80,28 @@ def empty_engine(backend: str, tmp_path: Path) -> Iterator[Engine]:
         yield engine
 
 
-@pytest.fixture
-def db(catalog_engine: Engine) -> Iterator[Session]:
-    """A session on the catalog database whose changes are rolled back afterwards."""
-    session = make_sessionmaker(catalog_engine)()
+@contextmanager
+def rolled_back(engine: Engine) -> Iterator[Session]:
+    """A session whose uncommitted changes are thrown away at the end."""
+    session = make_sessionmaker(engine)()
     try:
         yield session
     finally:
         session.rollback()
         session.close()
+
+
+@pytest.fixture
+def db(catalog_engine: Engine) -> Iterator[Session]:
+    """A session on the catalog database whose changes are rolled back afterwards."""
+    with rolled_back(catalog_engine) as session:
+        yield session
 
 
 @pytest.fixture
 def empty_db(empty_engine: Engine) -> Iterator[Session]:
-    session = make_sessionmaker(empty_engine)()
-    try:
+    with rolled_back(empty_engine) as session:
         yield session
-    finally:
-        session.rollback()
-        session.close()
 
 
 @pytest.fixture(scope="session")

@@ -56,12 +56,10 @@ def demo_engine(empty_engine: Engine, keyring: Keyring, reference_catalog: Catal
 
 @pytest.fixture
 def demo_db(demo_engine: Engine) -> Iterator[Session]:
-    session = make_sessionmaker(demo_engine)()
-    try:
+    from tests.conftest import rolled_back
+
+    with rolled_back(demo_engine) as session:
         yield session
-    finally:
-        session.rollback()
-        session.close()
 
 
 @pytest.fixture
