@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from tongban.db import transaction
+from tongban.errors import DomainError
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -20,3 +22,17 @@ def get_session(request: Request) -> Iterator[Session]:
 # scope="function": the transaction ends before the response is sent, so a failed commit
 # becomes an error response instead of a 200 for something that was never stored.
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
+
+
+@contextmanager
+def kept_on_refusal(session: Session) -> Iterator[None]:
+    """Commit what the service recorded even though it refuses the request.
+
+    For refusals that must leave a trace: a failed login's count and audit entry (or lockout
+    would never trigger), a reused refresh token's revoked family. Other errors roll back.
+    """
+    try:
+        yield
+    except DomainError:
+        session.commit()
+        raise

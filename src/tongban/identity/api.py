@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from tongban.access import AUTHENTICATED, PUBLIC, allow
 from tongban.audit.service import data_usage
 from tongban.crypto.service import Keyring
-from tongban.deps import DbSession
+from tongban.deps import DbSession, kept_on_refusal
 from tongban.errors import DomainError
 from tongban.identity import service
 from tongban.identity.schemas import (
@@ -66,7 +66,7 @@ def enforce_login_rate(request: Request) -> None:
 def token(request: Request, body: TokenRequest, db: DbSession) -> TokenOut:
     enforce_login_rate(request)
     settings = request.app.state.settings
-    try:
+    with kept_on_refusal(db):
         account = service.authenticate(
             db,
             settings,
@@ -76,11 +76,6 @@ def token(request: Request, body: TokenRequest, db: DbSession) -> TokenOut:
             body.otp,
             client=client_address(request),
         )
-    except DomainError:
-        # The failure count and its audit entry must outlive the failed request, or lockout
-        # would never trigger.
-        db.commit()
-        raise
     return service.issue_tokens(db, settings, account)
 
 
@@ -93,11 +88,8 @@ def token(request: Request, body: TokenRequest, db: DbSession) -> TokenOut:
 )
 def refresh(request: Request, body: RefreshRequest, db: DbSession) -> TokenOut:
     enforce_login_rate(request)
-    try:
+    with kept_on_refusal(db):
         return service.refresh_tokens(db, request.app.state.settings, body.refresh_token)
-    except DomainError:
-        db.commit()  # a reused refresh token revokes its family: keep that
-        raise
 
 
 class LoggedOut(BaseModel):
