@@ -109,9 +109,12 @@ def test_demo_makes_its_own_key_and_keys_rotate(tmp_path: Path) -> None:
     assert code == 0, out
     assert (tmp_path / "k.db.kek").exists() and "generated a demo key-encryption key" in out
     code, out = run("keys", "init", "--db", db)
-    assert code == 0 and "data keys ready" in out
+    assert code == 0 and "data and signing keys ready" in out
     code, out = run("keys", "rotate", "--db", db)
     assert code == 0 and "active" in out, out
+    # The signing keys' private halves were re-encrypted too: the region can still sign.
+    code, out = run("code", "trust-list", "--db", db)
+    assert code == 0 and '"format": "tongban-trust-list/1"' in out, out
     code, out = run("audit", "verify", "--db", db)
     assert code == 0 and "audit chain intact" in out
 

@@ -23,9 +23,14 @@ from tongban.catalog.search import init_segmenter
 from tongban.common.logging import install as install_log_masking
 from tongban.common.ratelimit import RateLimiter
 from tongban.crypto.keys import keyring_for
-from tongban.crypto.service import KeyUnavailable
+from tongban.crypto.service import Keyring, KeyUnavailable
 from tongban.db import make_engine, make_sessionmaker
 from tongban.errors import PROBLEM_JSON, DomainError, FieldError, validation_failed
+from tongban.idcode import api as idcode_api
+from tongban.idcode import pages as idcode_pages
+from tongban.idcode.keys import CodeKeys
+from tongban.idcode.scenes import load_scenes
+from tongban.idcode.service import Codes
 from tongban.identity import api as identity_api
 from tongban.identity import pages as identity_pages
 from tongban.migrate import is_current
@@ -58,6 +63,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
     app.state.keyring = _keyring_or_none(settings)
+    app.state.codes = _codes_or_none(settings, app.state.keyring)
     app.state.login_limiter = RateLimiter(settings.login_rate_per_minute)
     _install_error_handlers(app)
     _install_health(app)
@@ -65,6 +71,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(catalog_pages.router, dependencies=[Depends(PUBLIC)])
     app.include_router(identity_api.router)
     app.include_router(identity_pages.router)
+    app.include_router(idcode_api.router)
+    app.include_router(idcode_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Outermost last: hosts are checked first, then HEAD is served as a GET without a body.
     app.add_middleware(SecurityHeadersMiddleware)
@@ -81,6 +89,14 @@ def _keyring_or_none(settings: Settings) -> Any:
     except KeyUnavailable:
         log.warning("no key-encryption key configured: personal data is unavailable")
         return None
+
+
+def _codes_or_none(settings: Settings, keyring: Keyring | None) -> Codes | None:
+    """Codes need keys to sign with; the scene registry is checked whole before we serve."""
+    scenes = load_scenes(settings.scenes_file)
+    if keyring is None:
+        return None
+    return Codes(settings, keyring, CodeKeys(settings, keyring), scenes)
 
 
 _SECURITY_HEADERS = [
@@ -140,6 +156,16 @@ class HeadAsGetMiddleware:
 
 
 _BODY_LIMIT = 1024 * 1024
+_UPLOAD_LIMIT = 9 * 1024 * 1024
+
+
+def _content_type(scope: Scope) -> bytes:
+    for name, value in scope.get("headers", []):
+        if name == b"content-type":
+            return bytes(value).lower()
+    return b""
+
+
 # A NUL as sent in a body: raw, JSON-escaped, or form-encoded.
 _NUL_FORMS = (b"\x00", b"\\u0000", b"%00")
 
@@ -147,8 +173,10 @@ _NUL_FORMS = (b"\x00", b"\\u0000", b"%00")
 class RejectNulMiddleware:
     """A NUL byte is never meaningful in a path, query or form, and PostgreSQL refuses it in text.
 
-    Bodies up to 1 MiB are read whole to look for one (they are small JSON and forms today)
-    and then handed on unchanged; a larger body is refused with 413.
+    Bodies up to 1 MiB are read whole to look for one (they are small JSON and forms) and then
+    handed on unchanged; a larger body is refused with 413. A multipart upload (a photo of a
+    code on the scanner page) may be up to 9 MiB and is not searched, since binary files hold
+    NULs; handlers that take multipart text fields must validate them themselves.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -166,15 +194,19 @@ class RejectNulMiddleware:
         if scope["method"] not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
             return
+        multipart = _content_type(scope).startswith(b"multipart/form-data")
+        limit = _UPLOAD_LIMIT if multipart else _BODY_LIMIT
         body, more = b"", True
         while more:
             message = await receive()
             body += message.get("body", b"")
             more = message.get("more_body", False)
-            if len(body) > _BODY_LIMIT:
-                await _refuse(scope, receive, send, 413, "the request body is larger than 1 MiB")
+            if len(body) > limit:
+                await _refuse(
+                    scope, receive, send, 413, f"the request body is larger than {limit >> 20} MiB"
+                )
                 return
-        if any(form in body for form in _NUL_FORMS):
+        if not multipart and any(form in body for form in _NUL_FORMS):
             await _refuse(scope, receive, send, 400, "NUL bytes are not allowed in a request")
             return
         sent = False

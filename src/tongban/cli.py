@@ -1,11 +1,11 @@
-"""The `tongban` command: serve, demo, db, catalog."""
+"""The `tongban` command: serve, demo, db, catalog, keys, code, audit, accounts."""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from sqlalchemy import Engine, func, select
@@ -15,14 +15,18 @@ from tongban.settings import Settings, get_settings, sqlite_url
 app = typer.Typer(help="通办 Tongban: a city's government services platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 catalog_app = typer.Typer(help="The service catalog (事项库).", no_args_is_help=True)
-keys_app = typer.Typer(help="Field-encryption keys.", no_args_is_help=True)
+keys_app = typer.Typer(help="Field-encryption and code-signing keys.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 accounts_app = typer.Typer(help="Accounts.", no_args_is_help=True)
+code_app = typer.Typer(
+    help="随申码: verify codes offline, export the trust list.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(accounts_app, name="accounts")
+app.add_typer(code_app, name="code")
 
 DbOption = Annotated[
     Path | None,
@@ -159,10 +163,11 @@ def catalog_export(
 
 @keys_app.command("init")
 def keys_init(db: DbOption = None) -> None:
-    """Create the data keys of a new database under the configured KEK (idempotent)."""
+    """Create the data keys and signing keys of a new database under the KEK (idempotent)."""
     from tongban.crypto.keys import keyring_for
     from tongban.crypto.service import KeyUnavailable
     from tongban.db import make_sessionmaker, transaction
+    from tongban.idcode.keys import CodeKeys
 
     settings = _settings(db)
     engine = _engine(settings)
@@ -171,9 +176,10 @@ def keys_init(db: DbOption = None) -> None:
         ring = keyring_for(settings)
         with transaction(make_sessionmaker(engine)) as session:
             ring.ensure_keys(session)
+            CodeKeys(settings, ring).ensure(session)
     except KeyUnavailable as exc:
         raise _fail(str(exc)) from exc
-    typer.echo(f"data keys ready under key-encryption key {ring.kek.id}")
+    typer.echo(f"data and signing keys ready under key-encryption key {ring.kek.id}")
 
 
 @keys_app.command("rotate")
@@ -199,6 +205,166 @@ def keys_rotate(db: DbOption = None, batch: int = typer.Option(500, min=1, max=1
             session, actor="system", action="keys.rotate", details={"key": new_id, "values": count}
         )
     typer.echo(f"field key {new_id} active; {count} values re-encrypted")
+
+
+def _code_keys(db: Path | None) -> tuple[Settings, Engine, Any]:
+    from tongban.crypto.keys import keyring_for
+    from tongban.crypto.service import KeyUnavailable
+    from tongban.idcode.keys import CodeKeys
+
+    settings = _settings(db)
+    engine = _engine(settings)
+    _require_current_schema(engine)
+    try:
+        return settings, engine, CodeKeys(settings, keyring_for(settings))
+    except KeyUnavailable as exc:
+        raise _fail(str(exc)) from exc
+
+
+@keys_app.command("signing-list")
+def keys_signing_list(db: DbOption = None) -> None:
+    """The region's SM2 signing keys: purpose, status, and when each was made and retired."""
+    from tongban.db import make_sessionmaker, transaction
+    from tongban.idcode.models import SigningKey
+
+    _, engine, _ = _code_keys(db)
+    with transaction(make_sessionmaker(engine)) as session:
+        for row in session.scalars(select(SigningKey).order_by(SigningKey.activated_at)):
+            ended = row.revoked_at or row.retired_at
+            typer.echo(
+                f"{row.kid}  {row.purpose:<5} {row.status:<8} {row.activated_at:%Y-%m-%d %H:%M}"
+                + (f" .. {ended:%Y-%m-%d %H:%M}" if ended else "")
+            )
+
+
+@keys_app.command("signing-rotate")
+def keys_signing_rotate(
+    db: DbOption = None,
+    root: bool = typer.Option(False, "--root", help="rotate the trust-list root key instead"),
+) -> None:
+    """A new code-signing key; the old one keeps verifying until its codes have expired."""
+    from tongban.audit.service import record
+    from tongban.db import make_sessionmaker, transaction
+
+    _, engine, keys = _code_keys(db)
+    purpose = "root" if root else "code"
+    with transaction(make_sessionmaker(engine)) as session:
+        row = keys.rotate(session, purpose)
+        record(session, actor="system", action="keys.signing_rotate", details={"kid": row.kid})
+    typer.echo(f"{purpose} key {row.kid} active")
+
+
+@keys_app.command("signing-revoke")
+def keys_signing_revoke(kid: str, db: DbOption = None) -> None:
+    """Stop trusting a signing key at once (it leaked); codes it signed stop verifying."""
+    from tongban.audit.service import record
+    from tongban.db import make_sessionmaker, transaction
+    from tongban.errors import DomainError
+
+    _, engine, keys = _code_keys(db)
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            row = keys.revoke(session, kid)
+            record(session, actor="system", action="keys.signing_revoke", details={"kid": kid})
+    except DomainError as exc:
+        raise _fail(f"{exc.title_en}: {kid}") from exc
+    typer.echo(f"{row.purpose} key {kid} revoked")
+
+
+@code_app.command("trust-list")
+def code_trust_list(
+    db: DbOption = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write here, not stdout")] = None,
+) -> None:
+    """This region's signed trust list, as `GET /api/v1/trust-list` serves it."""
+    from tongban.db import make_sessionmaker, transaction
+    from tongban.idcode.trust import root_fingerprint_of
+
+    _, engine, keys = _code_keys(db)
+    with transaction(make_sessionmaker(engine)) as session:
+        document = keys.document(session)
+    text = json.dumps(document, ensure_ascii=False, indent=2)
+    if out is None:
+        typer.echo(text)
+        return
+    out.write_text(text + "\n", encoding="utf-8")
+    root = bytes.fromhex(document["root"]["public_key"])
+    typer.echo(f"wrote {out}; root key fingerprint (SM3) {root_fingerprint_of(root)}")
+
+
+@code_app.command("prune")
+def code_prune(
+    db: DbOption = None,
+    issues_days: int = typer.Option(7, min=1, help="keep expired dynamic codes this long"),
+    scans_days: int = typer.Option(180, min=1, help="keep the scan history this long"),
+) -> None:
+    """Forget expired dynamic codes and old scans (run daily; paper codes stay while valid)."""
+    from tongban.db import make_sessionmaker, transaction
+    from tongban.idcode.service import prune
+
+    settings = _settings(db)
+    engine = _engine(settings)
+    _require_current_schema(engine)
+    with transaction(make_sessionmaker(engine)) as session:
+        issues, scans = prune(session, issues_days=issues_days, scans_days=scans_days)
+    typer.echo(f"pruned {issues} expired codes and {scans} scans")
+
+
+@code_app.command("verify")
+def code_verify(
+    token: str,
+    trust: Annotated[
+        list[Path], typer.Option("--trust", help="a trust list file; repeat for peer regions")
+    ],
+    root_fingerprint: Annotated[
+        str | None, typer.Option("--root-fingerprint", help="pin the trust list's root key")
+    ] = None,
+    skew: int = typer.Option(5, help="seconds of clock difference forgiven"),
+) -> None:
+    """Verify a code with nothing but trust lists: no server, no database, no network.
+
+    Prints what the code says (never who holds it) and exits 0, or the refusal and exits 1.
+    """
+    import time
+
+    from tongban.errors import DomainError
+    from tongban.idcode.trust import load_document, verify_token
+
+    now = int(time.time())
+    try:
+        lists = {}
+        for path in trust:
+            try:
+                document = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise _fail(f"cannot read trust list {path}: {exc}") from exc
+            loaded = load_document(document, now=now, root_fingerprint=root_fingerprint)
+            lists[loaded.region_code] = loaded
+        verified = verify_token(token, lists, now=now, skew=skew)
+    except DomainError as exc:
+        typer.echo(
+            json.dumps(
+                {"valid": False, "code": exc.code, "title": exc.title, "title_en": exc.title_en},
+                ensure_ascii=False,
+            )
+        )
+        raise typer.Exit(code=1) from exc
+    claims = verified.claims
+    typer.echo(
+        json.dumps(
+            {
+                "valid": True,
+                "subject_type": claims.subject_type.name.lower(),
+                "region_code": claims.region_code,
+                "paper": claims.paper,
+                "kid": claims.kid,
+                "issued_at": claims.issued_at,
+                "expires_at": claims.expires_at,
+                "channel": claims.channel.name.lower() if claims.channel else None,
+            },
+            ensure_ascii=False,
+        )
+    )
 
 
 @audit_app.command("verify")
@@ -346,8 +512,12 @@ def _ensure_demo_keys(settings: Settings) -> None:
     if settings.kek is None and settings.kek_file is None and path and not path.exists():
         write_kek_file(path)
         typer.echo(f"generated a demo key-encryption key in {path}")
+    from tongban.idcode.keys import CodeKeys
+
     with transaction(make_sessionmaker(_engine(settings))) as session:
-        keyring_for(settings).ensure_keys(session)
+        ring = keyring_for(settings)
+        ring.ensure_keys(session)
+        CodeKeys(settings, ring).ensure(session)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
+
+# By name, so no linter can mistake these imports for unused ones and drop them.
+MODEL_MODULES = (
+    "tongban.audit.models",
+    "tongban.catalog.models",
+    "tongban.crypto.models",
+    "tongban.idcode.models",
+    "tongban.identity.models",
+)
+
 
 def import_all_models() -> None:
-    import tongban.audit.models
-    import tongban.catalog.models
-    import tongban.crypto.models
-    import tongban.identity.models  # noqa: F401
+    for name in MODEL_MODULES:
+        importlib.import_module(name)

@@ -52,6 +52,24 @@ class Settings(BaseSettings):
         default=["*"], description='Host headers to answer, e.g. ["www.example.gov.cn"]'
     )
     log_level: str = Field(default="INFO")
+    code_ttl_seconds: int = Field(
+        default=60, ge=15, le=600, description="life of a dynamic 随申码 shown on a phone"
+    )
+    paper_code_days: int = Field(
+        default=365, ge=1, le=5 * 365, description="life of a printed paper code"
+    )
+    code_clock_skew_seconds: int = Field(
+        default=5, ge=0, le=120, description="clock difference forgiven between issuer and scanner"
+    )
+    code_rate_per_minute: int = Field(
+        default=20, ge=1, le=10_000, description="codes one account may have issued a minute"
+    )
+    trust_list_days: int = Field(
+        default=7, ge=1, le=90, description="how long a published trust list stays current"
+    )
+    scenes_file: Path | None = Field(
+        default=None, description="a scene registry of your own instead of the shipped one"
+    )
 
 
 @lru_cache

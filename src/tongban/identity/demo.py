@@ -24,6 +24,7 @@ from tongban.identity.realname import DemoRealNameProvider
 from tongban.identity.schemas import Role
 from tongban.identity.service import (
     NewPerson,
+    add_photo,
     create_account,
     create_person,
     hash_password,
@@ -81,6 +82,7 @@ class DemoPerson:
     district: str
     street: str | None
     disabled: bool
+    medical_voucher: str
 
 
 def _id_number(rng: random.Random, district: str, born: date, male: bool) -> str:
@@ -115,9 +117,28 @@ def demo_people(streets: dict[str, list[tuple[str, str]]], count: int = 30) -> l
                 district=district,
                 street=street[0] if street else None,
                 disabled=i % 11 == 7,
+                medical_voucher=f"E{district[:4]}{rng.randrange(0, 10**11):011d}",
             )
         )
     return people
+
+
+_PORTRAIT_COLOURS = ["#dbe7f5", "#f5e6d8", "#e2f0df", "#efe0f2", "#f3efd6"]
+
+
+def demo_portrait(name: str) -> tuple[str, bytes]:
+    """A drawn stand-in for a real-name photo, marked 演示 so nobody takes it for a person."""
+    background = _PORTRAIT_COLOURS[sum(map(ord, name)) % len(_PORTRAIT_COLOURS)]
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 120 160" width="120" height="160">'
+        f'<rect width="120" height="160" fill="{background}"/>'
+        '<circle cx="60" cy="62" r="30" fill="#8a97a8"/>'
+        '<path d="M14 160c4-38 24-54 46-54s42 16 46 54z" fill="#8a97a8"/>'
+        f'<text x="60" y="72" font-size="28" text-anchor="middle" fill="#fff">{name[0]}</text>'
+        '<text x="60" y="150" font-size="14" text-anchor="middle" fill="#fff">演示照片</text>'
+        "</svg>"
+    )
+    return "image/svg+xml", svg.encode()
 
 
 def load_demo_principals(session: Session, keyring: Keyring) -> dict[str, int]:
@@ -139,10 +160,13 @@ def load_demo_principals(session: Session, keyring: Keyring) -> dict[str, int]:
                 district_code=p.district,
                 street_code=p.street,
                 disabled=p.disabled,
+                medical_voucher=p.medical_voucher,
             ),
         )
         for p in people
     ]
+    for person in persons:
+        person.photo_ref = add_photo(session, person.id, *demo_portrait(person.name))
     now = utcnow()
     provider = DemoRealNameProvider()
     for person, made_up in zip(persons, people, strict=True):
@@ -162,6 +186,7 @@ def load_demo_principals(session: Session, keyring: Keyring) -> dict[str, int]:
                 legal_rep_id=persons[3 + i].id,
                 address=f"上海市{_ROADS[i % len(_ROADS)]}{100 + i * 7}号",
                 district_code=district,
+                credit_class="ABBAC"[i % 5],
             )
         )
     session.add_all(enterprises)
@@ -196,7 +221,17 @@ def load_demo_principals(session: Session, keyring: Keyring) -> dict[str, int]:
         ("reviewer1", "市场监管审核员", [(Role.REVIEWER, "sh-scjgj")], None, None),
         ("issuer1", "市场监管发证员", [(Role.ISSUER, "sh-scjgj")], None, None),
         ("admin", "平台管理员", [(Role.ADMIN, "")], None, None),
-        ("metro1", "上海地铁闸机", [(Role.VERIFIER, "org:shanghai-metro")], None, None),
+        ("metro1", "上海地铁闸机", [(Role.VERIFIER, "metro")], None, None),
+        ("hospital1", "市第一人民医院挂号处", [(Role.VERIFIER, "hospital")], None, None),
+        ("hotel1", "外滩酒店前台", [(Role.VERIFIER, "hotel")], None, None),
+        ("credit1", "银行对公信贷部", [(Role.VERIFIER, "credit")], None, None),
+        (
+            "hall1",
+            "区行政服务中心取号机",
+            [(Role.VERIFIER, f"hall@{district_hall}" if district_hall else "hall")],
+            None,
+            None,
+        ),
     ]
     # One hash for the one published password: argon2 is slow on purpose, and these accounts
     # protect nothing (they work only in a demo database).

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tongban.crypto.service import register_encrypted
@@ -27,7 +37,9 @@ class Person(Base):
     birth_date: Mapped[date] = mapped_column(Date)
     gender: Mapped[str] = mapped_column(String(2))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    photo_ref: Mapped[str | None] = mapped_column(String(200))
+    photo_ref: Mapped[str | None] = mapped_column(String(200))  # a Photo's ref
+    # 医保电子凭证号, from the medical-insurance bureau; shown to hospitals that scan the code.
+    medical_voucher_enc: Mapped[str | None] = mapped_column(Text)
     real_name_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     real_name_provider: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -43,9 +55,25 @@ class Enterprise(Base):
     legal_rep_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
     address: Mapped[str] = mapped_column(String(500))  # the registered address is public
     district_code: Mapped[str] = mapped_column(ForeignKey("districts.code"), index=True)
+    # 登记状态 from the market regulator: 存续 (in business), 吊销, 注销, 迁出.
+    registration_status: Mapped[str] = mapped_column(String(10), default="存续")
+    # 公共信用等级 from the public credit platform (A best .. D), None until it has rated.
+    credit_class: Mapped[str | None] = mapped_column(String(2))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     legal_rep: Mapped[Person] = relationship(lazy="joined")
+
+
+class Photo(Base):
+    """A person's identity photo (from real-name authentication), shown beside their code."""
+
+    __tablename__ = "photos"
+
+    ref: Mapped[str] = mapped_column(String(40), primary_key=True)  # random, unguessable
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    content_type: Mapped[str] = mapped_column(String(40))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class EnterpriseAgent(Base):
@@ -133,4 +161,5 @@ class SystemFlag(Base):
 register_encrypted(Person, "id_number_enc", "person.id_number")
 register_encrypted(Person, "phone_enc", "person.phone")
 register_encrypted(Person, "address_enc", "person.address")
+register_encrypted(Person, "medical_voucher_enc", "person.medical_voucher")
 register_encrypted(Account, "totp_secret_enc", "account.totp_secret")

@@ -34,6 +34,7 @@ from tongban.identity.models import (
     Enterprise,
     EnterpriseAgent,
     Person,
+    Photo,
     RoleGrant,
     SystemFlag,
 )
@@ -79,6 +80,7 @@ class NewPerson:
     street_code: str | None = None
     disabled: bool = False
     photo_ref: str | None = None
+    medical_voucher: str | None = None
 
 
 def normalize_id_number(value: str) -> str:
@@ -121,6 +123,9 @@ def create_person(session: Session, keyring: Keyring, new: NewPerson) -> Person:
         gender="男" if int(id_number[16]) % 2 else "女",
         disabled=new.disabled,
         photo_ref=new.photo_ref,
+        medical_voucher_enc=keyring.encrypt(session, "person.medical_voucher", new.medical_voucher)
+        if new.medical_voucher
+        else None,
     )
     session.add(person)
     session.flush()
@@ -467,6 +472,7 @@ class Principal:
     roles: tuple[tuple[str, str], ...]
     person_id: int | None
     enterprise_id: int | None
+    display_name: str = ""
 
     def has(self, *roles: Role) -> bool:
         wanted = {r.value for r in roles}
@@ -511,6 +517,7 @@ def principal_of(account: Account) -> Principal:
         roles=tuple((g.role, g.binding) for g in account.roles),
         person_id=account.person_id,
         enterprise_id=account.enterprise_id,
+        display_name=account.display_name,
     )
 
 
@@ -625,3 +632,15 @@ def grant_agent(
         scope=grant.scope,
         expires_at=grant.expires_at.isoformat(),
     )
+
+
+def add_photo(session: Session, person_id: int, content_type: str, data: bytes) -> str:
+    """Store a person's identity photo; its random ref is what codes and pages point at."""
+    ref = secrets.token_hex(16)
+    session.add(Photo(ref=ref, person_id=person_id, content_type=content_type, data=data))
+    session.flush()
+    return ref
+
+
+def photo(session: Session, ref: str) -> Photo | None:
+    return session.get(Photo, ref) if len(ref) == 32 else None
