@@ -20,8 +20,6 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -33,6 +31,7 @@ import gmssl_pyx
 import httpx
 from pydantic import SecretStr
 
+from support.server import demo_server, login
 from tongban.crypto.keys import keyring_for
 from tongban.db import make_engine, make_sessionmaker, transaction
 from tongban.idcode import signer as sm2
@@ -160,94 +159,59 @@ def bench_issue(tmp: Path) -> float:
     return issued
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def bench_http(tmp: Path) -> float:
-    db = tmp / "scan.db"
-    env = {**os.environ, "TONGBAN_LOGIN_RATE_PER_MINUTE": "10000"}
-    env.pop("TONGBAN_DATABASE_URL", None)
-    subprocess.run(
-        [sys.executable, "-m", "tongban", "demo", "--db", str(db), "--no-serve"],
-        check=True,
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
-    port = free_port()
-    env["TONGBAN_REQUIRE_STAFF_OTP"] = "false"
-    env["TONGBAN_CODE_TTL_SECONDS"] = "600"  # codes made up front must outlive the run
-    env["TONGBAN_CODE_RATE_PER_MINUTE"] = "10000"  # one holder asks for them all
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tongban", "serve", "--db", str(db), "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
     clients = 4
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-
-        def login(user: str) -> dict[str, str]:
-            r = httpx.post(
-                base + "/api/v1/auth/token", json={"username": user, "password": "Demo@2026"}
-            )
-            r.raise_for_status()
-            return {"authorization": "Bearer " + r.json()["access_token"]}
-
-        holder, metro, hospital = login("citizen1"), login("metro1"), login("hospital1")
+    with demo_server(
+        tmp,
+        "scan",
+        TONGBAN_CODE_TTL_SECONDS="600",  # codes made up front must outlive the run
+        TONGBAN_CODE_RATE_PER_MINUTE="10000",  # one holder asks for them all
+    ) as base:
+        holder, metro, hospital = (login(base, u) for u in ("citizen1", "metro1", "hospital1"))
         with httpx.Client(base_url=base, headers=holder) as c:
             start = time.perf_counter()
             tokens = [c.post("/api/v1/me/code").json()["token"] for _ in range(1500)]
             issue_rate = len(tokens) / (time.perf_counter() - start)
-
-        def run(scene: str, auth: dict[str, str], pool: list[str], seconds: float) -> float:
-            done = [0]
-            lock = threading.Lock()
-            stop = time.perf_counter() + seconds
-
-            def worker() -> None:
-                with httpx.Client(base_url=base, headers=auth) as c:
-                    while time.perf_counter() < stop:
-                        with lock:
-                            if not pool:
-                                return
-                            token = pool.pop()
-                        r = c.post(f"/api/v1/scenes/{scene}/scan", json={"token": token})
-                        assert r.status_code == 200, r.text
-                        with lock:
-                            done[0] += 1
-
-            began = time.perf_counter()
-            threads = [threading.Thread(target=worker) for _ in range(clients)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            return done[0] / (time.perf_counter() - began)
-
-        metro_rate = run("metro", metro, tokens[:1000], 5)
-        hospital_rate = run("hospital", hospital, tokens[1000:] * 40, 5)
+        metro_rate = scan_rate(base, "metro", metro, tokens[:1000], clients, 5)
+        hospital_rate = scan_rate(base, "hospital", hospital, tokens[1000:] * 40, clients, 5)
         with httpx.Client(base_url=base) as c:
             health = rate(lambda: c.get("/healthz"), 2)
-        title = f"over HTTP, one server process, {clients} clients"
-        print(f"\n{title:<54}{'req/s':>12}")
-        row("POST /api/v1/me/code (issue, one client)", issue_rate)
-        row("POST /api/v1/scenes/metro/scan (once-only)", metro_rate)
-        row("POST /api/v1/scenes/hospital/scan (3 attributes)", hospital_rate)
-        row("ceiling: GET /healthz, one client", health)
-        return metro_rate
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    title = f"over HTTP, one server process, {clients} clients"
+    print(f"\n{title:<54}{'req/s':>12}")
+    row("POST /api/v1/me/code (issue, one client)", issue_rate)
+    row("POST /api/v1/scenes/metro/scan (once-only)", metro_rate)
+    row("POST /api/v1/scenes/hospital/scan (3 attributes)", hospital_rate)
+    row("ceiling: GET /healthz, one client", health)
+    return metro_rate
+
+
+def scan_rate(
+    base: str, scene: str, auth: dict[str, str], pool: list[str], clients: int, seconds: float
+) -> float:
+    """Scans a second with `clients` threads taking codes from `pool` for `seconds`."""
+    done = [0]
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+
+    def worker() -> None:
+        with httpx.Client(base_url=base, headers=auth) as c:
+            while time.perf_counter() < stop:
+                with lock:
+                    if not pool:
+                        return
+                    token = pool.pop()
+                r = c.post(f"/api/v1/scenes/{scene}/scan", json={"token": token})
+                assert r.status_code == 200, r.text
+                with lock:
+                    done[0] += 1
+
+    began = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return done[0] / (time.perf_counter() - began)
 
 
 def main() -> None:

@@ -14,8 +14,6 @@ Run: `python bench/crypto.py`.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +26,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import text
 
+from support.server import demo_server
 from tongban.crypto.primitives import Aead, hmac_sm3, sm3
 from tongban.crypto.service import Kek, Keyring
 from tongban.db import make_engine, make_sessionmaker, transaction
@@ -111,53 +110,19 @@ def bench_fields(tmp: Path) -> None:
     print(f"  {'hmac_sm3()':<44}{mac:>12.0f}")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def bench_login(tmp: Path) -> None:
-    db = tmp / "login.db"
-    env = {**os.environ, "TONGBAN_LOGIN_RATE_PER_MINUTE": "10000"}
-    env.pop("TONGBAN_DATABASE_URL", None)
-    subprocess.run(
-        [sys.executable, "-m", "tongban", "demo", "--db", str(db), "--no-serve"],
-        check=True,
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
-    port = free_port()
-    env["TONGBAN_REQUIRE_STAFF_OTP"] = "false"  # serve finds the demo KEK beside the database
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tongban", "serve", "--db", str(db), "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        with httpx.Client(base_url=base) as c:
-            body = {"username": "citizen1", "password": "Demo@2026"}
+    with demo_server(tmp, "login") as base, httpx.Client(base_url=base) as c:
+        body = {"username": "citizen1", "password": "Demo@2026"}
+        c.post("/api/v1/auth/token", json=body).raise_for_status()
+        n, start = 0, time.perf_counter()
+        while time.perf_counter() - start < 3:
             c.post("/api/v1/auth/token", json=body).raise_for_status()
-            n, start = 0, time.perf_counter()
-            while time.perf_counter() - start < 3:
-                c.post("/api/v1/auth/token", json=body).raise_for_status()
-                n += 1
-            logins = n / (time.perf_counter() - start)
-            health = rate(lambda: c.get("/healthz"), 2)
-        print(f"\n{'login over HTTP, one client':<46}{'req/s':>12}")
-        print(f"  {'POST /api/v1/auth/token (argon2 verify)':<44}{logins:>12.1f}")
-        print(f"  {'ceiling: GET /healthz':<44}{health:>12.0f}")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+            n += 1
+        logins = n / (time.perf_counter() - start)
+        health = rate(lambda: c.get("/healthz"), 2)
+    print(f"\n{'login over HTTP, one client':<46}{'req/s':>12}")
+    print(f"  {'POST /api/v1/auth/token (argon2 verify)':<44}{logins:>12.1f}")
+    print(f"  {'ceiling: GET /healthz':<44}{health:>12.0f}")
 
 
 def main() -> None:

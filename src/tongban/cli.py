@@ -278,6 +278,7 @@ def code_trust_list(
 ) -> None:
     """This region's signed trust list, as `GET /api/v1/trust-list` serves it."""
     from tongban.db import make_sessionmaker, transaction
+    from tongban.idcode.signer import public_key_from_pem
     from tongban.idcode.trust import root_fingerprint_of
 
     _, engine, keys = _code_keys(db)
@@ -288,7 +289,7 @@ def code_trust_list(
         typer.echo(text)
         return
     out.write_text(text + "\n", encoding="utf-8")
-    root = bytes.fromhex(document["root"]["public_key"])
+    root = public_key_from_pem(document["root"]["public_key_pem"])
     typer.echo(f"wrote {out}; root key fingerprint (SM3) {root_fingerprint_of(root)}")
 
 

@@ -80,6 +80,7 @@ def make_settings(engine: Engine, **overrides: Any) -> Settings:
         database_url=engine.url.render_as_string(hide_password=False),
         kek=SecretStr(base64.b64encode(os.urandom(32)).decode()),
         login_rate_per_minute=10_000,
+        code_rate_per_minute=10_000,
         require_staff_otp=False,
         **overrides,
     )

@@ -147,7 +147,7 @@ def test_trust_list_signature_pin_and_freshness() -> None:
 
 def test_a_swapped_key_is_noticed_even_when_re_signed_by_a_rogue_root() -> None:
     rogue = document(trusted(CODE_KEY))
-    rogue["keys"][0]["kid"] = "deadbeef"
+    rogue["keys"][0]["key_id"] = "deadbeef"
     with pytest.raises(CodeRefused) as caught:
         load_document(rogue, now=NOW)
     assert caught.value.code == "trust_list_invalid"
@@ -158,7 +158,9 @@ def test_a_swapped_key_is_noticed_even_when_re_signed_by_a_rogue_root() -> None:
     [
         lambda d: d.pop("keys"),
         lambda d: d.update(format="other/1"),
-        lambda d: d["root"].update(public_key="04" + "00" * 64),
+        lambda d: d["root"].update(
+            public_key_pem="-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"
+        ),
         lambda d: d.update(signature="zz"),
         lambda d: d.update(issued_at="yesterday"),
     ],
@@ -169,3 +171,24 @@ def test_malformed_trust_lists_are_refused(damage: Any) -> None:
     with pytest.raises(CodeRefused) as caught:
         load_document(broken, now=NOW)
     assert caught.value.code == "trust_list_invalid"
+
+
+def test_a_key_is_trusted_only_for_its_own_use() -> None:
+    license_key = TrustedKey(
+        kid=sm2.key_id(CODE_KEY.public_key),
+        public_key=CODE_KEY.public_key,
+        status="active",
+        activated_at=NOW - 60,
+        use="license",
+        owner="dept:sh-scjgj",
+    )
+    assert refusal(code(), lists(license_key)) == "code_forged"
+
+
+def test_public_keys_travel_as_standard_pem() -> None:
+    from tongsuopy.crypto.serialization import load_pem_public_key
+
+    entry = document(trusted(CODE_KEY))["keys"][0]
+    assert entry["public_key_pem"].startswith("-----BEGIN PUBLIC KEY-----")
+    load_pem_public_key(entry["public_key_pem"].encode())  # a second implementation reads it
+    assert sm2.public_key_from_pem(entry["public_key_pem"]) == CODE_KEY.public_key

@@ -7,6 +7,8 @@ import threading
 import time
 from collections import deque
 
+from tongban.errors import DomainError
+
 
 class RateLimiter:
     def __init__(self, per_minute: int, *, clock: object = time.monotonic) -> None:
@@ -28,3 +30,14 @@ class RateLimiter:
             if len(self._hits) > 100_000:  # forget idle clients rather than grow without bound
                 self._hits = {k: v for k, v in self._hits.items() if v}
             return None
+
+
+def rate_limited(wait: float) -> DomainError:
+    """The 429 a limiter's refusal becomes, with the seconds to wait."""
+    return DomainError(
+        code="rate_limited",
+        title="请求过于频繁，请稍后再试",
+        title_en="Too many requests; try again shortly",
+        status=429,
+        extra={"retry_after": round(wait, 1)},
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from tongban.access import AUTHENTICATED, PUBLIC, allow
@@ -26,6 +26,7 @@ from tongban.idcode.schemas import (
     ScanOut,
     ScanSeenOut,
     SceneOut,
+    SubjectKind,
 )
 from tongban.idcode.service import Codes, Issued
 from tongban.identity.models import Person
@@ -67,6 +68,20 @@ def code_out(issued: Issued, subject_type: str) -> CodeOut:
     )
 
 
+def _issue_for(
+    request: Request, db: DbSession, principal: Principal, body: CodeRequest
+) -> tuple[service.Subject, Issued]:
+    subject = service.subject_for(db, principal, body.subject, body.uscc)
+    issued = service.issue_code(
+        db,
+        codes_of(request),
+        subject,
+        channel=CHANNELS[body.channel],
+        issued_by=principal.account_id,
+    )
+    return subject, issued
+
+
 @router.post(
     "/me/code",
     response_model=CodeOut,
@@ -78,12 +93,7 @@ def my_code(
     principal: Annotated[Principal, Depends(AUTHENTICATED)],
     body: CodeRequest | None = None,
 ) -> CodeOut:
-    body = body or CodeRequest()
-    codes = codes_of(request)
-    subject = service.subject_for(db, principal, body.subject, body.uscc)
-    issued = service.issue_code(
-        db, codes, subject, channel=CHANNELS[body.channel], issued_by=principal.account_id
-    )
+    subject, issued = _issue_for(request, db, principal, body or CodeRequest())
     return code_out(issued, subject.kind)
 
 
@@ -99,12 +109,7 @@ def my_code_as_png(
     principal: Annotated[Principal, Depends(AUTHENTICATED)],
     body: CodeRequest | None = None,
 ) -> Response:
-    body = body or CodeRequest()
-    codes = codes_of(request)
-    subject = service.subject_for(db, principal, body.subject, body.uscc)
-    issued = service.issue_code(
-        db, codes, subject, channel=CHANNELS[body.channel], issued_by=principal.account_id
-    )
+    _, issued = _issue_for(request, db, principal, body or CodeRequest())
     return Response(
         render.qr_png(issued.token),
         media_type="image/png",
@@ -142,7 +147,11 @@ def my_paper_code(
 def my_paper_code_pdf(
     request: Request, db: DbSession, principal: Annotated[Principal, Depends(AUTHENTICATED)]
 ) -> Response:
-    codes = codes_of(request)
+    return my_paper_pdf(db, codes_of(request), principal)
+
+
+def my_paper_pdf(db: DbSession, codes: Codes, principal: Principal) -> Response:
+    """The caller's current paper code as a PDF, or 404."""
     issue = service.current_paper_code(db, principal.person_id) if principal.person_id else None
     if issue is None:
         raise NotFound("paper_code_not_found", "您还没有有效的纸质码", "You have no paper code")
@@ -222,13 +231,11 @@ def my_scans(
     request: Request,
     db: DbSession,
     principal: Annotated[Principal, Depends(AUTHENTICATED)],
-    subject: str = "person",
-    uscc: str | None = None,
+    subject: SubjectKind = "person",
+    uscc: Annotated[str | None, Query(max_length=18)] = None,
 ) -> list[ScanSeenOut]:
     codes = codes_of(request)
-    who = service.subject_for(
-        db, principal, "enterprise" if subject == "enterprise" else "person", uscc
-    )
+    who = service.subject_for(db, principal, subject, uscc)
     rows = service.scans_of(db, person_id=who.person_id, enterprise_id=who.enterprise_id)
     return [scan_seen(codes, r) for r in rows]
 
@@ -348,10 +355,19 @@ def scanned_photo(
     ref: str,
     principal: Annotated[Principal, Depends(SCANNERS)],
 ) -> Response:
-    codes = codes_of(request)
+    return scanned_photo_response(db, codes_of(request), principal, scene, ref)
+
+
+def scanned_photo_response(
+    db: DbSession, codes: Codes, principal: Principal, scene: str, ref: str
+) -> Response:
+    """The photo a scan just released to this scanner, or 404 (also for anyone else's)."""
     found = photo(db, ref)
-    if found is None or not service.photo_for_verifier(
-        db, principal.account_id, scene_named(codes, scene), ref
+    target = codes.scenes.get(scene)
+    if (
+        found is None
+        or target is None
+        or not service.photo_for_verifier(db, principal.account_id, target, ref)
     ):
         raise NotFound("photo_not_found", "照片不存在或无权查看", "No such photo for you")
     return Response(

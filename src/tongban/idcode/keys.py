@@ -205,6 +205,8 @@ class CodeKeys:
                 activated_at=_epoch(r.activated_at) or 0,
                 retired_at=_epoch(r.retired_at),
                 revoked_at=_epoch(r.revoked_at),
+                use="code",
+                owner=f"region:{r.region_code}",
             )
             for r in rows
         ]

@@ -17,10 +17,17 @@ from tongban.deps import DbSession
 from tongban.errors import DomainError, NotFound
 from tongban.idcode import render as draw
 from tongban.idcode import service
-from tongban.idcode.api import SCANNERS, codes_of, paper_pdf_response, run_scan, scan_seen
+from tongban.idcode.api import (
+    SCANNERS,
+    codes_of,
+    my_paper_pdf,
+    run_scan,
+    scan_seen,
+    scanned_photo_response,
+)
 from tongban.idcode.errors import REASONS
 from tongban.idcode.scenes import CATALOGUE
-from tongban.idcode.schemas import ScanIn
+from tongban.idcode.schemas import ScanIn, SubjectKind
 from tongban.idcode.token import Channel
 from tongban.identity.models import Enterprise, Person
 from tongban.identity.schemas import Role
@@ -66,9 +73,8 @@ def my_code_page(
     request: Request,
     db: DbSession,
     principal: Annotated[Principal, Depends(AUTHENTICATED)],
-    subject: str = "person",
+    subject: SubjectKind = "person",
 ) -> Response:
-    subject = "enterprise" if subject == "enterprise" else "person"
     code = _fresh(request, db, principal, subject)
     agent = principal.has(Role.ENTERPRISE_AGENT)
     response = render(request, "idcode/code.html", code=code, subject=subject, agent=agent)
@@ -81,11 +87,11 @@ def next_code(
     request: Request,
     db: DbSession,
     principal: Annotated[Principal, Depends(AUTHENTICATED)],
-    subject: str = "person",
+    subject: SubjectKind = "person",
 ) -> JSONResponse:
     """The page's script asks for the next code a few seconds before this one expires."""
     verify_csrf(request, request.headers.get("x-csrf-token"))
-    code = _fresh(request, db, principal, "enterprise" if subject == "enterprise" else "person")
+    code = _fresh(request, db, principal, subject)
     return JSONResponse(
         {"token": code["token"], "qr_svg": code["qr_svg"], "expires_in": code["ttl"]},
         headers={"cache-control": "no-store"},
@@ -168,11 +174,7 @@ def paper_issue(
 def paper_pdf(
     request: Request, db: DbSession, principal: Annotated[Principal, Depends(AUTHENTICATED)]
 ) -> Response:
-    codes = codes_of(request)
-    current = service.current_paper_code(db, principal.person_id) if principal.person_id else None
-    if current is None:
-        raise NotFound("paper_code_not_found", "您还没有有效的纸质码", "You have no paper code")
-    return paper_pdf_response(db, codes, current)
+    return my_paper_pdf(db, codes_of(request), principal)
 
 
 # -- the scanner's page ------------------------------------------------------------------------
@@ -276,15 +278,4 @@ def scanned_photo_page(
     ref: str,
     principal: Annotated[Principal, Depends(SCANNERS)],
 ) -> Response:
-    codes = codes_of(request)
-    found = photo(db, ref)
-    target = codes.scenes.get(scene)
-    if (
-        found is None
-        or target is None
-        or not service.photo_for_verifier(db, principal.account_id, target, ref)
-    ):
-        raise NotFound("photo_not_found", "照片不存在或无权查看", "No such photo for you")
-    return Response(
-        found.data, media_type=found.content_type, headers={"cache-control": "no-store"}
-    )
+    return scanned_photo_response(db, codes_of(request), principal, scene, ref)

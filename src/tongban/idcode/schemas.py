@@ -8,6 +8,8 @@ from pydantic import BaseModel, Field
 
 from tongban.idcode.token import Channel
 
+SubjectKind = Literal["person", "enterprise"]
+
 CHANNELS: dict[str, Channel] = {
     "web": Channel.WEB,
     "app": Channel.APP,
@@ -17,7 +19,7 @@ CHANNELS: dict[str, Channel] = {
 
 
 class CodeRequest(BaseModel):
-    subject: Literal["person", "enterprise"] = "person"
+    subject: SubjectKind = "person"
     uscc: str | None = Field(
         default=None,
         pattern=r"^[0-9A-HJ-NP-RT-UW-Ya-hj-np-rt-uw-y]{18}$",

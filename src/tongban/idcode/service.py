@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from tongban.catalog.models import Hall
 from tongban.common.masking import mask_id_number, mask_name
-from tongban.common.ratelimit import RateLimiter
+from tongban.common.ratelimit import RateLimiter, rate_limited
 from tongban.crypto.service import Keyring
 from tongban.db import utcnow
 from tongban.errors import DomainError
@@ -129,13 +129,7 @@ def issue_code(
     if issued_by is not None and codes.limiter is not None:
         wait = codes.limiter.allow(f"account:{issued_by}")
         if wait is not None:
-            raise DomainError(
-                code="rate_limited",
-                title="请求过于频繁，请稍后再试",
-                title_en="Too many requests; try again shortly",
-                status=429,
-                extra={"retry_after": round(wait, 1)},
-            )
+            raise rate_limited(wait)
     kid, signer = codes.keys.signer(session)
     issued = int(time.time())
     validity = codes.settings.paper_code_days * 86400 if paper else codes.settings.code_ttl_seconds

@@ -15,6 +15,7 @@ source file, never data, but a flood of forged codes shows up in the process's s
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol
@@ -132,3 +133,30 @@ class Sm2Signer:
 def key_id(public_key: bytes) -> str:
     """A short, stable name for a public key: the first 4 bytes of its SM3 hash, in hex."""
     return sm3(public_key)[:4].hex()
+
+
+# SubjectPublicKeyInfo of an SM2 key: id-ecPublicKey with the SM2 curve (1.2.156.10197.1.301),
+# then the 65-byte point. Fixed length, so the DER header is a constant.
+_SPKI_HEADER = bytes.fromhex("3059301306072a8648ce3d020106082a811ccf5501822d034200")
+
+
+def public_key_pem(public_key: bytes) -> str:
+    body = base64.b64encode(_SPKI_HEADER + public_key).decode()
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return "-----BEGIN PUBLIC KEY-----\n" + "\n".join(lines) + "\n-----END PUBLIC KEY-----\n"
+
+
+def public_key_from_pem(pem: str) -> bytes:
+    """The 65-byte point of an SM2 public key in PEM, checked to be SM2 and on the curve."""
+    text = pem.strip()
+    if not (
+        text.startswith("-----BEGIN PUBLIC KEY-----") and text.endswith("-----END PUBLIC KEY-----")
+    ):
+        raise InvalidKey("not a PEM public key")
+    try:
+        der = base64.b64decode("".join(text.splitlines()[1:-1]), validate=True)
+    except ValueError as exc:
+        raise InvalidKey("not base64") from exc
+    if len(der) != len(_SPKI_HEADER) + PUBLIC_KEY_BYTES or not der.startswith(_SPKI_HEADER):
+        raise InvalidKey("not an SM2 SubjectPublicKeyInfo")
+    return normalize_public_key(der[len(_SPKI_HEADER) :])

@@ -9,10 +9,14 @@ The document, as served by `GET /api/v1/trust-list`:
 
     {"format": "tongban-trust-list/1", "region_code": "310000", "region_name": "上海市",
      "issued_at": "...Z", "next_update": "...Z",
-     "root": {"kid": "...", "alg": "SM2-SM3", "public_key": "04..."},
-     "keys": [{"kid": "...", "alg": "SM2-SM3", "public_key": "04...", "status": "active",
-               "activated_at": "...Z", "retired_at": null, "revoked_at": null}, ...],
+     "root": {"key_id": "...", "alg": "SM2-SM3", "public_key_pem": "-----BEGIN PUBLIC KEY-----..."},
+     "keys": [{"key_id": "...", "alg": "SM2-SM3", "owner": "region:310000", "use": "code",
+               "public_key_pem": "...", "status": "active", "not_before": "...Z",
+               "not_after": null, "revoked_at": null}, ...],
      "signature": "<hex r|s over the canonical JSON of every other member>"}
+
+`use` says what a key may sign (`code`); a key is trusted only for its own use. `not_before` and
+`not_after` bound when it signed (`not_after` is set when it retires).
 
 Canonical JSON: keys sorted, no spaces, UTF-8 (not \\u escapes).
 """
@@ -40,6 +44,8 @@ class TrustedKey:
     activated_at: int
     retired_at: int | None = None
     revoked_at: int | None = None
+    use: str = "code"
+    owner: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,18 +98,20 @@ def build_document(
         "issued_at": _iso(issued_at),
         "next_update": _iso(next_update),
         "root": {
-            "kid": sm2.key_id(root.public_key),
+            "key_id": sm2.key_id(root.public_key),
             "alg": sm2.ALGORITHM,
-            "public_key": root.public_key.hex(),
+            "public_key_pem": sm2.public_key_pem(root.public_key),
         },
         "keys": [
             {
-                "kid": k.kid,
+                "key_id": k.kid,
                 "alg": sm2.ALGORITHM,
-                "public_key": k.public_key.hex(),
+                "owner": k.owner,
+                "use": k.use,
+                "public_key_pem": sm2.public_key_pem(k.public_key),
                 "status": k.status,
-                "activated_at": _iso(k.activated_at),
-                "retired_at": _iso(k.retired_at),
+                "not_before": _iso(k.activated_at),
+                "not_after": _iso(k.retired_at),
                 "revoked_at": _iso(k.revoked_at),
             }
             for k in keys
@@ -120,16 +128,18 @@ def load_document(
     try:
         if document.get("format") != FORMAT:
             raise ValueError("unknown format")
-        root_key = sm2.normalize_public_key(bytes.fromhex(document["root"]["public_key"]))
+        root_key = sm2.public_key_from_pem(document["root"]["public_key_pem"])
         signature = bytes.fromhex(document["signature"])
         keys = {
-            entry["kid"]: TrustedKey(
-                kid=entry["kid"],
-                public_key=sm2.normalize_public_key(bytes.fromhex(entry["public_key"])),
+            entry["key_id"]: TrustedKey(
+                kid=entry["key_id"],
+                public_key=sm2.public_key_from_pem(entry["public_key_pem"]),
                 status=entry["status"],
-                activated_at=_epoch(entry["activated_at"]) or 0,
-                retired_at=_epoch(entry.get("retired_at")),
+                activated_at=_epoch(entry["not_before"]) or 0,
+                retired_at=_epoch(entry.get("not_after")),
                 revoked_at=_epoch(entry.get("revoked_at")),
+                use=str(entry.get("use", "")),
+                owner=str(entry.get("owner", "")),
             )
             for entry in document["keys"]
         }
@@ -180,7 +190,7 @@ def verify_token(text: str, lists: Mapping[str, TrustList], *, now: int, skew: i
     if trust is None:
         raise CodeRefused("code_wrong_region", f"issued by region {claims.region_code}")
     key = trust.keys.get(claims.kid)
-    if key is None:
+    if key is None or key.use != "code":
         raise CodeRefused("code_forged", f"key {claims.kid} is not in the trust list")
     if key.status == "revoked":
         raise CodeRefused("code_key_revoked", f"key {claims.kid} was revoked")

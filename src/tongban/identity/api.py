@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from tongban.access import AUTHENTICATED, PUBLIC, allow
 from tongban.audit.service import data_usage
+from tongban.common.ratelimit import rate_limited
 from tongban.crypto.service import Keyring
 from tongban.deps import DbSession, kept_on_refusal
 from tongban.errors import DomainError
@@ -47,13 +48,7 @@ def client_address(request: Request) -> str:
 def enforce_login_rate(request: Request) -> None:
     wait = request.app.state.login_limiter.allow(client_address(request))
     if wait is not None:
-        raise DomainError(
-            code="rate_limited",
-            title="请求过于频繁，请稍后再试",
-            title_en="Too many requests; try again shortly",
-            status=429,
-            extra={"retry_after": round(wait, 1)},
-        )
+        raise rate_limited(wait)
 
 
 @router.post(
