@@ -32,14 +32,16 @@ import httpx
 from pydantic import SecretStr
 
 from support.server import demo_server, login
+from tongban.crypto import sm2
 from tongban.crypto.keys import keyring_for
+from tongban.crypto.signing import SigningKeys
+from tongban.crypto.trustlist import TrustedKey, TrustList
 from tongban.db import make_engine, make_sessionmaker, transaction
-from tongban.idcode import signer as sm2
 from tongban.idcode.keys import CodeKeys
 from tongban.idcode.scenes import load_scenes
 from tongban.idcode.service import Codes, Subject, issue_code
 from tongban.idcode.token import Channel, Claims, SubjectType, signed_part, to_text
-from tongban.idcode.trust import TrustedKey, TrustList, verify_token
+from tongban.idcode.trust import verify_token
 from tongban.identity.demo import load_demo_principals
 from tongban.migrate import upgrade
 from tongban.settings import Settings, sqlite_url
@@ -135,7 +137,7 @@ def bench_issue(tmp: Path) -> float:
         database_url=str(engine.url), kek=SecretStr(base64.b64encode(os.urandom(32)).decode())
     )
     ring = keyring_for(settings)
-    codes = Codes(settings, ring, CodeKeys(settings, ring), load_scenes())
+    codes = Codes(settings, ring, CodeKeys(SigningKeys(settings, ring)), load_scenes())
     factory = make_sessionmaker(engine)
     from tongban.catalog.loader import read_catalog
     from tongban.catalog.service import apply_catalog

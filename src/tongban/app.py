@@ -22,8 +22,10 @@ from tongban.catalog import pages as catalog_pages
 from tongban.catalog.search import init_segmenter
 from tongban.common.logging import install as install_log_masking
 from tongban.common.ratelimit import RateLimiter
+from tongban.crypto import api as crypto_api
 from tongban.crypto.keys import keyring_for
-from tongban.crypto.service import Keyring, KeyUnavailable
+from tongban.crypto.service import KeyUnavailable
+from tongban.crypto.signing import SigningKeys
 from tongban.db import make_engine, make_sessionmaker
 from tongban.errors import PROBLEM_JSON, DomainError, FieldError, validation_failed
 from tongban.idcode import api as idcode_api
@@ -63,7 +65,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
     app.state.keyring = _keyring_or_none(settings)
-    app.state.codes = _codes_or_none(settings, app.state.keyring)
+    app.state.signing = SigningKeys(settings, app.state.keyring) if app.state.keyring else None
+    app.state.codes = _codes_or_none(settings, app.state.signing)
     app.state.login_limiter = RateLimiter(settings.login_rate_per_minute)
     _install_error_handlers(app)
     _install_health(app)
@@ -71,6 +74,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(catalog_pages.router, dependencies=[Depends(PUBLIC)])
     app.include_router(identity_api.router)
     app.include_router(identity_pages.router)
+    app.include_router(crypto_api.router)
     app.include_router(idcode_api.router)
     app.include_router(idcode_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -91,12 +95,12 @@ def _keyring_or_none(settings: Settings) -> Any:
         return None
 
 
-def _codes_or_none(settings: Settings, keyring: Keyring | None) -> Codes | None:
+def _codes_or_none(settings: Settings, signing: SigningKeys | None) -> Codes | None:
     """Codes need keys to sign with; the scene registry is checked whole before we serve."""
     scenes = load_scenes(settings.scenes_file)
-    if keyring is None:
+    if signing is None:
         return None
-    return Codes(settings, keyring, CodeKeys(settings, keyring), scenes)
+    return Codes(settings, signing.keyring, CodeKeys(signing), scenes)
 
 
 _SECURITY_HEADERS = [

@@ -166,6 +166,7 @@ def keys_init(db: DbOption = None) -> None:
     """Create the data keys and signing keys of a new database under the KEK (idempotent)."""
     from tongban.crypto.keys import keyring_for
     from tongban.crypto.service import KeyUnavailable
+    from tongban.crypto.signing import SigningKeys
     from tongban.db import make_sessionmaker, transaction
     from tongban.idcode.keys import CodeKeys
 
@@ -176,7 +177,7 @@ def keys_init(db: DbOption = None) -> None:
         ring = keyring_for(settings)
         with transaction(make_sessionmaker(engine)) as session:
             ring.ensure_keys(session)
-            CodeKeys(settings, ring).ensure(session)
+            CodeKeys(SigningKeys(settings, ring)).ensure(session)
     except KeyUnavailable as exc:
         raise _fail(str(exc)) from exc
     typer.echo(f"data and signing keys ready under key-encryption key {ring.kek.id}")
@@ -207,16 +208,16 @@ def keys_rotate(db: DbOption = None, batch: int = typer.Option(500, min=1, max=1
     typer.echo(f"field key {new_id} active; {count} values re-encrypted")
 
 
-def _code_keys(db: Path | None) -> tuple[Settings, Engine, Any]:
+def _signing_keys(db: Path | None) -> tuple[Settings, Engine, Any]:
     from tongban.crypto.keys import keyring_for
     from tongban.crypto.service import KeyUnavailable
-    from tongban.idcode.keys import CodeKeys
+    from tongban.crypto.signing import SigningKeys
 
     settings = _settings(db)
     engine = _engine(settings)
     _require_current_schema(engine)
     try:
-        return settings, engine, CodeKeys(settings, keyring_for(settings))
+        return settings, engine, SigningKeys(settings, keyring_for(settings))
     except KeyUnavailable as exc:
         raise _fail(str(exc)) from exc
 
@@ -224,15 +225,16 @@ def _code_keys(db: Path | None) -> tuple[Settings, Engine, Any]:
 @keys_app.command("signing-list")
 def keys_signing_list(db: DbOption = None) -> None:
     """The region's SM2 signing keys: purpose, status, and when each was made and retired."""
+    from tongban.crypto.models import SigningKey
     from tongban.db import make_sessionmaker, transaction
-    from tongban.idcode.models import SigningKey
 
-    _, engine, _ = _code_keys(db)
+    _, engine, _ = _signing_keys(db)
     with transaction(make_sessionmaker(engine)) as session:
         for row in session.scalars(select(SigningKey).order_by(SigningKey.activated_at)):
             ended = row.revoked_at or row.retired_at
             typer.echo(
-                f"{row.kid}  {row.purpose:<5} {row.status:<8} {row.activated_at:%Y-%m-%d %H:%M}"
+                f"{row.kid}  {row.purpose:<7} {row.owner:<22} {row.status:<8} "
+                f"{row.activated_at:%Y-%m-%d %H:%M}"
                 + (f" .. {ended:%Y-%m-%d %H:%M}" if ended else "")
             )
 
@@ -241,15 +243,22 @@ def keys_signing_list(db: DbOption = None) -> None:
 def keys_signing_rotate(
     db: DbOption = None,
     root: bool = typer.Option(False, "--root", help="rotate the trust-list root key instead"),
+    department: Annotated[
+        str | None, typer.Option("--department", help="rotate this department's license key")
+    ] = None,
 ) -> None:
-    """A new code-signing key; the old one keeps verifying until its codes have expired."""
+    """A new signing key (the region's code key by default); what the old one signed keeps
+    verifying (codes until they expire, licenses for good)."""
     from tongban.audit.service import record
     from tongban.db import make_sessionmaker, transaction
 
-    _, engine, keys = _code_keys(db)
-    purpose = "root" if root else "code"
+    _, engine, keys = _signing_keys(db)
+    if department:
+        purpose, owner = "license", f"dept:{department}"
+    else:
+        purpose, owner = ("root" if root else "code"), keys.region_owner
     with transaction(make_sessionmaker(engine)) as session:
-        row = keys.rotate(session, purpose)
+        row = keys.rotate(session, purpose, owner)
         record(session, actor="system", action="keys.signing_rotate", details={"kid": row.kid})
     typer.echo(f"{purpose} key {row.kid} active")
 
@@ -261,7 +270,7 @@ def keys_signing_revoke(kid: str, db: DbOption = None) -> None:
     from tongban.db import make_sessionmaker, transaction
     from tongban.errors import DomainError
 
-    _, engine, keys = _code_keys(db)
+    _, engine, keys = _signing_keys(db)
     try:
         with transaction(make_sessionmaker(engine)) as session:
             row = keys.revoke(session, kid)
@@ -277,11 +286,11 @@ def code_trust_list(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="write here, not stdout")] = None,
 ) -> None:
     """This region's signed trust list, as `GET /api/v1/trust-list` serves it."""
+    from tongban.crypto.sm2 import public_key_from_pem
+    from tongban.crypto.trustlist import root_fingerprint_of
     from tongban.db import make_sessionmaker, transaction
-    from tongban.idcode.signer import public_key_from_pem
-    from tongban.idcode.trust import root_fingerprint_of
 
-    _, engine, keys = _code_keys(db)
+    _, engine, keys = _signing_keys(db)
     with transaction(make_sessionmaker(engine)) as session:
         document = keys.document(session)
     text = json.dumps(document, ensure_ascii=False, indent=2)
@@ -328,8 +337,9 @@ def code_verify(
     """
     import time
 
+    from tongban.crypto.trustlist import load_document
     from tongban.errors import DomainError
-    from tongban.idcode.trust import load_document, verify_token
+    from tongban.idcode.trust import verify_token
 
     now = int(time.time())
     try:
@@ -513,12 +523,13 @@ def _ensure_demo_keys(settings: Settings) -> None:
     if settings.kek is None and settings.kek_file is None and path and not path.exists():
         write_kek_file(path)
         typer.echo(f"generated a demo key-encryption key in {path}")
+    from tongban.crypto.signing import SigningKeys
     from tongban.idcode.keys import CodeKeys
 
     with transaction(make_sessionmaker(_engine(settings))) as session:
         ring = keyring_for(settings)
         ring.ensure_keys(session)
-        CodeKeys(settings, ring).ensure(session)
+        CodeKeys(SigningKeys(settings, ring)).ensure(session)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -9,6 +9,7 @@ MODEL_MODULES = (
     "tongban.audit.models",
     "tongban.catalog.models",
     "tongban.crypto.models",
+    "tongban.crypto.signing",  # registers the encrypted private halves for key rotation
     "tongban.idcode.models",
     "tongban.identity.models",
 )

@@ -22,9 +22,10 @@ from tongban.catalog.loader import CatalogSource
 from tongban.catalog.models import Hall
 from tongban.catalog.service import apply_catalog
 from tongban.crypto.keys import keyring_for
+from tongban.crypto.models import SigningKey
+from tongban.crypto.signing import SigningKeys
 from tongban.db import make_sessionmaker, transaction, utcnow
 from tongban.idcode.keys import CodeKeys
-from tongban.idcode.models import SigningKey
 from tongban.idcode.scenes import load_scenes
 from tongban.identity.demo import DEMO_PASSWORD, load_demo_principals
 from tongban.identity.models import Account
@@ -92,7 +93,7 @@ def build_world(engine: Engine, reference: CatalogSource, **overrides: Any) -> I
     with transaction(make_sessionmaker(engine)) as session:
         apply_catalog(session, reference)
         ring.ensure_keys(session)
-        CodeKeys(settings, ring).ensure(session)
+        CodeKeys(SigningKeys(settings, ring)).ensure(session)
         # An established region: its keys have been active for a day, so tests may make codes
         # that were issued, and have expired, before the test began.
         session.execute(update(SigningKey).values(activated_at=utcnow() - timedelta(days=1)))

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from tests.idcode.conftest import SCENES, World
 from tongban.cli import app as cli
 from tongban.common.ratelimit import RateLimiter
-from tongban.idcode import signer as sm2
+from tongban.crypto import sm2
 from tongban.idcode.models import CodeIssue, CodeScan, CodeUse
 from tongban.idcode.service import Codes
 from tongban.idcode.token import Channel, Claims, SubjectType, signed_part, to_text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -12,11 +13,13 @@ from typer.testing import CliRunner
 
 from tests.idcode.conftest import World
 from tongban.cli import app as cli
+from tongban.crypto.models import SigningKey
+from tongban.crypto.trustlist import load_document
 from tongban.db import utcnow
-from tongban.idcode.models import CodeIssue, SigningKey
+from tongban.idcode.models import CodeIssue
 from tongban.idcode.service import Codes
 from tongban.idcode.token import parse
-from tongban.idcode.trust import load_document, verify_token
+from tongban.idcode.trust import verify_token
 
 
 def codes_of(world: World) -> Codes:
@@ -102,8 +105,8 @@ def test_key_commands(own_world: World, tmp_path: Path, monkeypatch: object) -> 
         runner = CliRunner()
         listed = runner.invoke(cli, ["keys", "signing-list"])
         assert listed.exit_code == 0, listed.output
-        assert "code  active" in listed.output
-        assert "root  active" in listed.output
+        assert re.search(r"code +region:310000 +active", listed.output)
+        assert re.search(r"root +region:310000 +active", listed.output)
         rotated = runner.invoke(cli, ["keys", "signing-rotate"])
         assert rotated.exit_code == 0, rotated.output
         new_kid = rotated.output.split()[2]

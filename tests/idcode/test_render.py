@@ -10,8 +10,8 @@ import pypdfium2
 import zxingcpp
 from PIL import Image, ImageFilter
 
+from tongban.crypto import sm2
 from tongban.idcode import render
-from tongban.idcode import signer as sm2
 from tongban.idcode.token import Channel, Claims, SubjectType, signed_part, to_text
 
 

@@ -9,16 +9,17 @@ from typing import Any
 
 import pytest
 
-from tongban.idcode import signer as sm2
-from tongban.idcode.errors import CodeRefused
-from tongban.idcode.token import Channel, Claims, SubjectType, signed_part, to_text
-from tongban.idcode.trust import (
+from tongban.crypto import sm2
+from tongban.crypto.trustlist import (
     TrustedKey,
+    TrustListRefused,
     build_document,
     load_document,
     root_fingerprint_of,
-    verify_token,
 )
+from tongban.idcode.errors import CodeRefused
+from tongban.idcode.token import Channel, Claims, SubjectType, signed_part, to_text
+from tongban.idcode.trust import verify_token
 
 NOW = int(time.time())
 ROOT = sm2.Sm2Signer(sm2.KeyPair.generate())
@@ -134,13 +135,13 @@ def test_trust_list_signature_pin_and_freshness() -> None:
     assert load_document(good, now=NOW, root_fingerprint=fingerprint).root_kid
     tampered = copy.deepcopy(good)
     tampered["keys"][0]["status"] = "revoked"
-    with pytest.raises(CodeRefused, match="trust list") as caught:
+    with pytest.raises(TrustListRefused) as caught:
         load_document(tampered, now=NOW)
     assert caught.value.code == "trust_list_invalid"
-    with pytest.raises(CodeRefused) as caught:
+    with pytest.raises(TrustListRefused) as caught:
         load_document(good, now=NOW, root_fingerprint="00" * 32)
     assert caught.value.code == "trust_list_invalid"
-    with pytest.raises(CodeRefused) as caught:
+    with pytest.raises(TrustListRefused) as caught:
         load_document(good, now=NOW + 7200)
     assert caught.value.code == "trust_list_expired"
 
@@ -148,7 +149,7 @@ def test_trust_list_signature_pin_and_freshness() -> None:
 def test_a_swapped_key_is_noticed_even_when_re_signed_by_a_rogue_root() -> None:
     rogue = document(trusted(CODE_KEY))
     rogue["keys"][0]["key_id"] = "deadbeef"
-    with pytest.raises(CodeRefused) as caught:
+    with pytest.raises(TrustListRefused) as caught:
         load_document(rogue, now=NOW)
     assert caught.value.code == "trust_list_invalid"
 
@@ -168,7 +169,7 @@ def test_a_swapped_key_is_noticed_even_when_re_signed_by_a_rogue_root() -> None:
 def test_malformed_trust_lists_are_refused(damage: Any) -> None:
     broken = copy.deepcopy(document(trusted(CODE_KEY)))
     damage(broken)
-    with pytest.raises(CodeRefused) as caught:
+    with pytest.raises(TrustListRefused) as caught:
         load_document(broken, now=NOW)
     assert caught.value.code == "trust_list_invalid"
 

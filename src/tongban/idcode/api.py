@@ -254,16 +254,6 @@ def scan_seen(codes: Codes, row: Any) -> ScanSeenOut:
 
 
 @router.get(
-    "/trust-list",
-    dependencies=[Depends(PUBLIC)],
-    summary="This region's signed list of code-signing keys, for offline verification",
-)
-def trust_list(request: Request, db: DbSession) -> JSONResponse:
-    document = codes_of(request).keys.document(db)
-    return JSONResponse(document, headers={"cache-control": "public, max-age=300"})
-
-
-@router.get(
     "/scenes",
     response_model=list[SceneOut],
     dependencies=[Depends(PUBLIC)],

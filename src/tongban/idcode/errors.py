@@ -32,8 +32,6 @@ REASONS: dict[str, tuple[int, str, str]] = {
         "A paper code is valid only with the holder's ID card",
     ),
     "code_id_mismatch": (422, "身份证与码的持有人不符", "The ID card is not the code holder's"),
-    "trust_list_invalid": (422, "信任列表无效或签名不符", "The trust list is invalid"),
-    "trust_list_expired": (422, "信任列表已过期，请更新", "The trust list is out of date"),
 }
 
 

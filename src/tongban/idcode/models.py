@@ -14,43 +14,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tongban.crypto.service import register_encrypted
 from tongban.db import Base, UTCDateTime, utcnow
-
-
-class SigningKey(Base):
-    """An SM2 key of this region: `code` keys sign codes, the `root` key signs the trust list.
-
-    The private half is stored encrypted under the data-key hierarchy (crypto.service), so a
-    database copy without the KEK cannot sign.
-    """
-
-    __tablename__ = "signing_keys"
-    # One active key per purpose and region, even when two processes make keys at once.
-    __table_args__ = (
-        Index(
-            "uq_signing_keys_active",
-            "purpose",
-            "region_code",
-            unique=True,
-            sqlite_where=text("status = 'active'"),
-            postgresql_where=text("status = 'active'"),
-        ),
-    )
-
-    kid: Mapped[str] = mapped_column(String(8), primary_key=True)
-    purpose: Mapped[str] = mapped_column(String(10), index=True)  # code | root
-    region_code: Mapped[str] = mapped_column(String(6))
-    public_key: Mapped[str] = mapped_column(String(130))  # hex, 04 | x | y
-    private_key_enc: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(10))  # active | retired | revoked
-    activated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class CodeIssue(Base):
@@ -133,6 +100,3 @@ class QueueTicket(Base):
     scan_id: Mapped[int] = mapped_column(ForeignKey("code_scans.id"))
     status: Mapped[str] = mapped_column(String(10), default="waiting")  # waiting | called | done
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-register_encrypted(SigningKey, "private_key_enc", "signing_key.private")

@@ -32,7 +32,7 @@ import struct
 from dataclasses import dataclass
 from enum import IntEnum
 
-from tongban.idcode.signer import SIGNATURE_BYTES
+from tongban.crypto.sm2 import SIGNATURE_BYTES
 
 PREFIX = "TB"
 VERSION = 1

@@ -1,5 +1,6 @@
-"""随申码: signing keys, issued codes, scans, single uses, hall queues; photos and the
-attributes scenes release (medical-insurance voucher, registration status, credit class).
+"""随申码: SM2 signing keys (region and departments), issued codes, scans, single uses, hall
+queues; photos and the attributes scenes release (medical-insurance voucher, registration
+status, credit class).
 
 Revision ID: 0004
 Revises: 0003
@@ -22,6 +23,7 @@ def upgrade() -> None:
         "signing_keys",
         sa.Column("kid", sa.String(length=8), nullable=False),
         sa.Column("purpose", sa.String(length=10), nullable=False),
+        sa.Column("owner", sa.String(length=80), nullable=False),
         sa.Column("region_code", sa.String(length=6), nullable=False),
         sa.Column("public_key", sa.String(length=130), nullable=False),
         sa.Column("private_key_enc", sa.Text(), nullable=False),
@@ -35,7 +37,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_signing_keys_purpose"), ["purpose"], unique=False)
         batch_op.create_index(
             "uq_signing_keys_active",
-            ["purpose", "region_code"],
+            ["purpose", "owner"],
             unique=True,
             sqlite_where=sa.text("status = 'active'"),
             postgresql_where=sa.text("status = 'active'"),

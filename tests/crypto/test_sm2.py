@@ -8,7 +8,7 @@ from tongsuopy.crypto.asymciphers import ec
 from tongsuopy.crypto.exceptions import InvalidSignature
 from tongsuopy.crypto.serialization import Encoding, PublicFormat
 
-from tongban.idcode import signer as sm2
+from tongban.crypto import sm2
 
 ORDER = int("FFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123", 16)
 
