@@ -32,9 +32,12 @@ from tongban.idcode import api as idcode_api
 from tongban.idcode import pages as idcode_pages
 from tongban.idcode.keys import CodeKeys
 from tongban.idcode.scenes import load_scenes
-from tongban.idcode.service import Codes
+from tongban.idcode.service import HOLDINGS, Codes
 from tongban.identity import api as identity_api
 from tongban.identity import pages as identity_pages
+from tongban.licenses import api as licenses_api
+from tongban.licenses import service as licenses_service
+from tongban.licenses.service import Registry
 from tongban.migrate import is_current
 from tongban.portal.rendering import STATIC_DIR, render_error_page, wants_html
 from tongban.settings import Settings, get_settings
@@ -67,6 +70,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.keyring = _keyring_or_none(settings)
     app.state.signing = SigningKeys(settings, app.state.keyring) if app.state.keyring else None
     app.state.codes = _codes_or_none(settings, app.state.signing)
+    app.state.licenses = (
+        Registry(settings, app.state.signing.keyring, app.state.signing)
+        if app.state.signing
+        else None
+    )
     app.state.login_limiter = RateLimiter(settings.login_rate_per_minute)
     _install_error_handlers(app)
     _install_health(app)
@@ -77,6 +85,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(crypto_api.router)
     app.include_router(idcode_api.router)
     app.include_router(idcode_pages.router)
+    app.include_router(licenses_api.router)
+    # A hall check-in shows the window the holder's licenses (one-stop service).
+    HOLDINGS["licenses"] = lambda session, who: licenses_service.holdings(
+        session, who.person_id, who.enterprise_id
+    )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Outermost last: hosts are checked first, then HEAD is served as a GET without a body.
     app.add_middleware(SecurityHeadersMiddleware)

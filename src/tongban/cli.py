@@ -18,6 +18,9 @@ catalog_app = typer.Typer(help="The service catalog (事项库).", no_args_is_he
 keys_app = typer.Typer(help="Field-encryption and code-signing keys.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 accounts_app = typer.Typer(help="Accounts.", no_args_is_help=True)
+license_app = typer.Typer(
+    help="电子证照: verify license documents offline, expire due licenses.", no_args_is_help=True
+)
 code_app = typer.Typer(
     help="随申码: verify codes offline, export the trust list.", no_args_is_help=True
 )
@@ -27,6 +30,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(code_app, name="code")
+app.add_typer(license_app, name="license")
 
 DbOption = Annotated[
     Path | None,
@@ -378,6 +382,76 @@ def code_verify(
     )
 
 
+@license_app.command("verify")
+def license_verify(
+    file: Path,
+    trust: Annotated[
+        list[Path], typer.Option("--trust", help="a trust list file; repeat for peer regions")
+    ],
+    status_list: Annotated[
+        Path | None, typer.Option("--status-list", help="the region's signed status list")
+    ] = None,
+    root_fingerprint: Annotated[
+        str | None, typer.Option("--root-fingerprint", help="pin the trust list's root key")
+    ] = None,
+) -> None:
+    """Verify a license document with nothing but the trust list (and the status list).
+
+    Prints the verdict and every check as JSON; exits 0 when valid, 1 otherwise.
+    """
+    import time
+    from datetime import datetime, timedelta, timezone
+
+    from tongban.crypto.trustlist import load_document
+    from tongban.errors import DomainError
+    from tongban.licenses.document import status_from_list, verify_document
+    from tongban.licenses.service import load_status_list
+
+    now = int(time.time())
+    try:
+        document = _read_json(file)
+        lists = {}
+        for path in trust:
+            loaded = load_document(_read_json(path), now=now, root_fingerprint=root_fingerprint)
+            lists[loaded.region_code] = loaded
+        status = None
+        if status_list is not None:
+            region = lists.get(str(_read_json(status_list).get("region_code")))
+            if region is None:
+                raise _fail("the status list is of a region whose trust list was not given")
+            checked = load_status_list(_read_json(status_list), region, now=now)
+            status = status_from_list(document, checked)
+    except DomainError as exc:
+        typer.echo(json.dumps({"valid": False, "reason": exc.code, "detail": exc.detail}))
+        raise typer.Exit(code=1) from exc
+    today = datetime.now(timezone(timedelta(hours=8))).date()
+    result = verify_document(document, lists, today=today, status=status)
+    typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
+    if not result.valid:
+        raise typer.Exit(code=1)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise _fail(f"cannot read {path}: {exc}") from exc
+
+
+@license_app.command("expire")
+def license_expire(db: DbOption = None) -> None:
+    """失效: mark every license whose validity has ended (run daily)."""
+    from tongban.db import make_sessionmaker, transaction
+    from tongban.licenses.service import expire_due
+
+    settings = _settings(db)
+    engine = _engine(settings)
+    _require_current_schema(engine)
+    with transaction(make_sessionmaker(engine)) as session:
+        count = expire_due(session)
+    typer.echo(f"{count} licenses expired")
+
+
 @audit_app.command("verify")
 def audit_verify(db: DbOption = None) -> None:
     """Walk the audit chain; exit 1 and say where if an entry was changed, removed or moved."""
@@ -479,8 +553,11 @@ def demo(
     from tongban.catalog.models import Matter
     from tongban.catalog.service import load_catalog_dir
     from tongban.crypto.keys import keyring_for
+    from tongban.crypto.signing import SigningKeys
     from tongban.db import make_sessionmaker, transaction
     from tongban.identity.demo import DEMO_PASSWORD, load_demo_principals
+    from tongban.licenses.demo import load_demo_licenses
+    from tongban.licenses.service import Registry
     from tongban.migrate import upgrade
 
     settings = _settings(db)
@@ -493,11 +570,15 @@ def demo(
         if is_new:
             report = load_catalog_dir(session, settings.catalog_dir)
             typer.echo(f"catalog loaded: {report.summary()}")
-            accounts = load_demo_principals(session, keyring_for(settings))
+            ring = keyring_for(settings)
+            accounts = load_demo_principals(session, ring)
             typer.echo(
                 f"demo people, enterprises and accounts loaded: {', '.join(accounts)} "
                 f"(password {DEMO_PASSWORD}, demo databases only)"
             )
+            signing = SigningKeys(settings, ring)
+            licenses = load_demo_licenses(session, Registry(settings, ring, signing))
+            typer.echo(f"demo licenses issued and signed: {licenses}")
         else:
             typer.echo(f"using the existing data in {_where(settings)}")
     if no_serve:

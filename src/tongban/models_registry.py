@@ -12,6 +12,7 @@ MODEL_MODULES = (
     "tongban.crypto.signing",  # registers the encrypted private halves for key rotation
     "tongban.idcode.models",
     "tongban.identity.models",
+    "tongban.licenses.models",
 )
 
 

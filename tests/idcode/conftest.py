@@ -31,6 +31,8 @@ from tongban.identity.demo import DEMO_PASSWORD, load_demo_principals
 from tongban.identity.models import Account
 from tongban.identity.schemas import Role
 from tongban.identity.service import create_account, hash_password
+from tongban.licenses.demo import load_demo_licenses
+from tongban.licenses.service import Registry
 from tongban.settings import Settings
 
 SCENES = load_scenes()
@@ -98,6 +100,7 @@ def build_world(engine: Engine, reference: CatalogSource, **overrides: Any) -> I
         # that were issued, and have expired, before the test began.
         session.execute(update(SigningKey).values(activated_at=utcnow() - timedelta(days=1)))
         load_demo_principals(session, ring)
+        load_demo_licenses(session, Registry(settings, ring, SigningKeys(settings, ring)))
         hall_key = session.scalars(
             select(Hall.key).where(Hall.kind == "district_center").order_by(Hall.key)
         ).first()

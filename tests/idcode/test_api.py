@@ -377,6 +377,12 @@ def test_hall_check_in_gives_queue_numbers_in_order(world: World) -> None:
     assert first["ticket"].startswith("A")
     assert company.json()["hall"]["ticket"].startswith("B")
     assert set(company.json()["attributes"]) == {"name", "uscc"}
+    # One-stop service: the window sees what the enterprise holds, without the content.
+    held = {h["type_name"]: h for h in company.json()["hall"]["licenses"]}
+    assert held["营业执照"]["status"] == "01"
+    assert held["食品经营许可证"]["identifier"].startswith("1.2.156.3005.2.")
+    assert "content" not in held["营业执照"]
+    assert {h["type_name"] for h in first["licenses"]} == {"居民身份证", "居民户口簿"}
 
 
 def test_a_window_can_check_people_in_at_its_own_hall(world: World) -> None:

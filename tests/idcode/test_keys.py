@@ -28,7 +28,8 @@ def codes_of(world: World) -> Codes:
 
 
 def kids(document: dict[str, object]) -> dict[str, str]:
-    return {k["key_id"]: k["status"] for k in document["keys"]}  # type: ignore[attr-defined]
+    keys = document["keys"]
+    return {k["key_id"]: k["status"] for k in keys if k["use"] == "code"}  # type: ignore[attr-defined]
 
 
 def test_rotation_keeps_old_codes_until_their_key_leaves_the_list(own_world: World) -> None:

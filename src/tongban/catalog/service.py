@@ -17,7 +17,7 @@ import yaml
 from sqlalchemy import Float, Integer, func, literal, select, text
 from sqlalchemy.orm import Session
 
-from tongban.catalog import search, writer
+from tongban.catalog import rules, search, writer
 from tongban.catalog.loader import read_catalog
 from tongban.catalog.models import (
     DataElement,
@@ -595,4 +595,57 @@ def export_catalog(session: Session, root: Path) -> dict[str, int]:
 def _dump(path: Path, data: dict[str, Any]) -> None:
     path.write_text(
         yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100), encoding="utf-8"
+    )
+
+
+@dataclass(frozen=True)
+class LicenseTypeFacts:
+    """A license type as the registry needs it: who defines and issues it, and its fields."""
+
+    id: int
+    key: str
+    code: str
+    name: str
+    name_en: str
+    holder: str
+    validity_years: int | None
+    department_id: int
+    department_key: str
+    department_name: str
+    department_uscc: str | None
+    fields: dict[str, rules.ElementFacts]
+
+
+def license_type_facts(session: Session, key: str) -> LicenseTypeFacts:
+    t = session.scalars(select(LicenseType).where(LicenseType.key == key)).first()
+    if t is None:
+        raise NotFound("license_type_not_found", "证照类型不存在", "No such license type", key)
+    elements = {
+        e.key: e for e in session.scalars(select(DataElement).where(DataElement.key.in_(t.fields)))
+    }
+    return LicenseTypeFacts(
+        id=t.id,
+        key=t.key,
+        code=t.code,
+        name=t.name,
+        name_en=t.name_en,
+        holder=t.holder,
+        validity_years=t.validity_years,
+        department_id=t.department_id,
+        department_key=t.department.key,
+        department_name=t.department.name,
+        department_uscc=t.department.uscc,
+        fields={
+            k: rules.ElementFacts(
+                key=k,
+                label=elements[k].label,
+                label_en=elements[k].label_en,
+                type=elements[k].type,
+                options=tuple(elements[k].options),
+                registry=elements[k].base_registry,
+                max_length=elements[k].max_length,
+            )
+            for k in t.fields
+            if k in elements
+        },
     )

@@ -63,6 +63,7 @@ class TrustList:
     next_update: int
     root_kid: str
     keys: Mapping[str, TrustedKey]
+    root_key: bytes = b""  # what signs the list itself (and the license status list)
 
 
 def canonical(document: Mapping[str, Any]) -> bytes:
@@ -168,6 +169,7 @@ def load_document(
         next_update=next_update,
         root_kid=root_kid,
         keys=keys,
+        root_key=root_key,
     )
 
 

@@ -1,0 +1,204 @@
+"""HTTP API of the license registry: issue, change, read, verify, the status list."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Request
+from fastapi.responses import JSONResponse
+
+from tongban.access import AUTHENTICATED, PUBLIC, allow
+from tongban.deps import DbSession
+from tongban.errors import DomainError
+from tongban.identity.schemas import Role
+from tongban.identity.service import Principal
+from tongban.licenses import service
+from tongban.licenses.document import STATUS_LABELS
+from tongban.licenses.schemas import (
+    EventOut,
+    IssueIn,
+    LicenseList,
+    StatusIn,
+    VerificationOut,
+    VersionIn,
+)
+from tongban.licenses.service import Actor, IssueRequest, Registry
+
+router = APIRouter(prefix="/api/v1", tags=["licenses 电子证照"])
+ISSUERS = allow(Role.ISSUER)
+
+
+def registry_of(request: Request) -> Registry:
+    registry: Registry | None = request.app.state.licenses
+    if registry is None:
+        raise DomainError(
+            code="keys_unavailable",
+            title="电子证照服务暂不可用",
+            title_en="Licenses are unavailable: no key-encryption key is configured",
+            status=503,
+        )
+    return registry
+
+
+def _document(db: DbSession, registry: Registry, row: Any) -> JSONResponse:
+    """The signed document exactly as signed (so it verifies as it is), the status beside it."""
+    return JSONResponse(
+        service.document_of(db, registry, row),
+        headers={"x-license-status": row.status, "cache-control": "no-store"},
+    )
+
+
+@router.post("/licenses", status_code=201, summary="Issue a license (the type's department)")
+def issue(
+    request: Request,
+    db: DbSession,
+    body: IssueIn,
+    principal: Annotated[Principal, Depends(ISSUERS)],
+) -> JSONResponse:
+    registry = registry_of(request)
+    row = service.issue_license(
+        db,
+        registry,
+        Actor.of(principal),
+        IssueRequest(
+            type_key=body.type,
+            holder_id_number=body.holder_id_number,
+            holder_uscc=body.holder_uscc,
+            content=body.content,
+            valid_from=body.valid_from,
+            valid_until=body.valid_until,
+            matter_code=body.matter_code,
+            license_number=body.license_number,
+            paper_number=body.paper_number,
+        ),
+    )
+    response = _document(db, registry, row)
+    response.status_code = 201
+    return response
+
+
+@router.post(
+    "/licenses/{identifier}/versions",
+    status_code=201,
+    summary="Change a license: a new version; the old one is superseded",
+)
+def new_version(
+    request: Request,
+    db: DbSession,
+    identifier: str,
+    body: VersionIn,
+    principal: Annotated[Principal, Depends(ISSUERS)],
+) -> JSONResponse:
+    registry = registry_of(request)
+    row = service.new_version(
+        db, registry, Actor.of(principal), identifier, body.content, body.valid_until, body.reason
+    )
+    response = _document(db, registry, row)
+    response.status_code = 201
+    return response
+
+
+@router.post(
+    "/licenses/{identifier}/status",
+    summary="Suspend, restore, revoke, cancel, transfer or withdraw a license",
+)
+def change_status(
+    request: Request,
+    db: DbSession,
+    identifier: str,
+    body: StatusIn,
+    principal: Annotated[Principal, Depends(ISSUERS)],
+) -> dict[str, Any]:
+    registry = registry_of(request)
+    row = service.change_status(
+        db, registry, Actor.of(principal), identifier, body.action, body.reason
+    )
+    return {"identifier": row.identifier, "status": row.status, "label": STATUS_LABELS[row.status]}
+
+
+@router.get(
+    "/me/licenses",
+    response_model=LicenseList,
+    summary="My licenses (and, for an agent, my enterprises'), current versions",
+)
+def my_licenses(
+    request: Request, db: DbSession, principal: Annotated[Principal, Depends(AUTHENTICATED)]
+) -> LicenseList:
+    registry = registry_of(request)
+    rows = service.holder_licenses(db, person_id=principal.person_id) if principal.person_id else []
+    for enterprise_id in service.agent_enterprises(db, principal):
+        rows += service.holder_licenses(db, enterprise_id=enterprise_id)
+    return LicenseList(
+        items=[service.document_of(db, registry, r) for r in rows],
+        statuses={r.identifier: r.status for r in rows},
+    )
+
+
+@router.get(
+    "/licenses/status-list",
+    dependencies=[Depends(PUBLIC)],
+    summary="Every license that is not simply valid, signed by the region's root key",
+)
+def status_list(request: Request, db: DbSession) -> JSONResponse:
+    document = service.status_list(db, registry_of(request))
+    return JSONResponse(document, headers={"cache-control": "public, max-age=60"})
+
+
+@router.post(
+    "/licenses/verify",
+    response_model=VerificationOut,
+    dependencies=[Depends(PUBLIC)],
+    summary="Is this license document genuine and valid today? (no personal data in the answer)",
+)
+def verify_presented(
+    request: Request, db: DbSession, document: Annotated[dict[str, Any], Body()]
+) -> dict[str, Any]:
+    return service.verify_presented(db, registry_of(request), document).as_dict()
+
+
+@router.get(
+    "/licenses/{identifier}/verify",
+    response_model=VerificationOut,
+    dependencies=[Depends(PUBLIC)],
+    summary="Is the license with this identifier genuine and valid today? (no personal data)",
+)
+def verify_registered(request: Request, db: DbSession, identifier: str) -> dict[str, Any]:
+    return service.verify_registered(db, registry_of(request), identifier).as_dict()
+
+
+@router.get(
+    "/licenses/{identifier}",
+    summary="The signed license document (its holder, an agent, or its issuing department)",
+)
+def read(
+    request: Request,
+    db: DbSession,
+    identifier: str,
+    principal: Annotated[Principal, Depends(AUTHENTICATED)],
+) -> JSONResponse:
+    registry = registry_of(request)
+    return _document(db, registry, service.read_license(db, registry, principal, identifier))
+
+
+@router.get(
+    "/licenses/{identifier}/history",
+    response_model=list[EventOut],
+    summary="Every event of every version of the license",
+)
+def history(
+    request: Request,
+    db: DbSession,
+    identifier: str,
+    principal: Annotated[Principal, Depends(AUTHENTICATED)],
+) -> list[EventOut]:
+    row = service.read_license(db, registry_of(request), principal, identifier)
+    return [
+        EventOut(
+            at=e.at.isoformat(),
+            action=e.action,
+            from_status=e.from_status,
+            to_status=e.to_status,
+            reason=e.reason,
+        )
+        for e in service.history(db, row)
+    ]

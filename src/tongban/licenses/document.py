@@ -1,0 +1,219 @@
+"""The signed license document and the checks that make it genuine — anywhere, offline.
+
+The rule (docs/licenses.md says the same): a license is a JSON object with a member
+`"signature": {"alg": "SM2-SM3", "key_id": ..., "value": base64 of the DER-encoded signature}`;
+the signed bytes are the RFC 8785 canonical JSON of the document with `signature` removed; the
+signer id is the default `1234567812345678`. The key is the issuing department's `license` key
+in the region's trust list, and it must belong to the department the document names.
+
+Status is not part of the signed document (a license is suspended or revoked after it was
+signed): it comes from the registry, or offline from the region's signed status list.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import rfc8785
+
+from tongban.crypto import sm2
+from tongban.crypto.trustlist import TrustedKey, TrustList
+from tongban.licenses.identifier import InvalidIdentifier, parse_identifier
+
+FORMAT = "tongban-license/1"
+STATUS_FORMAT = "tongban-license-status/1"
+
+# GB/T 36903 status codes.
+STATUS_LABELS = {
+    "01": "有效",
+    "02": "暂扣",
+    "03": "撤销",
+    "04": "注销",
+    "05": "失效",
+    "06": "转出",
+    "07": "吊销",
+    "99": "其他",
+}
+# Why a license in each status is not valid, as a verification reason.
+STATUS_REASONS = {
+    "02": "license_suspended",
+    "03": "license_revoked",
+    "04": "license_cancelled",
+    "05": "license_expired",
+    "06": "license_transferred",
+    "07": "license_revoked",
+    "99": "license_superseded",
+}
+
+
+def signed_bytes(document: Mapping[str, Any]) -> bytes:
+    return bytes(rfc8785.dumps({k: v for k, v in document.items() if k != "signature"}))
+
+
+def sign_document(document: dict[str, Any], kid: str, signer: sm2.Signer) -> dict[str, Any]:
+    """The document with its `signature` member (any previous one replaced)."""
+    body = {k: v for k, v in document.items() if k != "signature"}
+    der = sm2.raw_to_der(signer.sign(signed_bytes(body)))
+    return {
+        **body,
+        "signature": {"alg": sm2.ALGORITHM, "key_id": kid, "value": base64.b64encode(der).decode()},
+    }
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class Verification:
+    """What a verifier learns: valid or not, the status, each check and the first failure."""
+
+    valid: bool = True
+    status: str | None = None
+    reason: str | None = None
+    checks: list[Check] = field(default_factory=list)
+
+    def check(self, name: str, ok: bool, reason: str, detail: str = "") -> bool:
+        self.checks.append(Check(name, ok, detail))
+        if not ok and self.valid:
+            self.valid, self.reason = False, reason
+        return ok
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "valid": self.valid,
+            "status": self.status,
+            "reason": self.reason,
+            "checks": [{"check": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks],
+        }
+
+
+def _key_for(document: Mapping[str, Any], lists: Mapping[str, TrustList]) -> TrustedKey | None:
+    key_id = document.get("signature", {}).get("key_id")
+    for trust in lists.values():
+        key = trust.keys.get(str(key_id))
+        if key is not None:
+            return key
+    return None
+
+
+def verify_document(
+    document: Mapping[str, Any],
+    lists: Mapping[str, TrustList],
+    *,
+    today: date,
+    status: str | None = None,
+) -> Verification:
+    """Every check of a license, in order; the first failure is the reason.
+
+    `status` is the GB/T 36903 status from the registry or a status list ("01" valid); None
+    means it could not be checked (offline without a status list), which is said, not hidden.
+    """
+    result = Verification(status=status)
+    if not result.check(
+        "format",
+        isinstance(document, Mapping) and document.get("format") == FORMAT,
+        "license_malformed",
+        "a tongban-license/1 document",
+    ):
+        return result
+    try:
+        identifier = parse_identifier(str(document.get("identifier", "")))
+    except InvalidIdentifier as exc:
+        result.check("identifier", False, "license_identifier_invalid", str(exc))
+        return result
+    result.check("identifier", True, "license_identifier_invalid", "GB/T 36904 check character")
+    signature = document.get("signature")
+    if not isinstance(signature, Mapping) or signature.get("alg") != sm2.ALGORITHM:
+        result.check("signature_form", False, "license_malformed", "alg SM2-SM3, key_id, value")
+        return result
+    key = _key_for(document, lists)
+    if not result.check(
+        "key_known",
+        key is not None and key.use == "license",
+        "license_unknown_key",
+        f"key {signature.get('key_id')} in the trust list as a license key",
+    ):
+        return result
+    assert key is not None
+    issuer = document.get("issuer") or {}
+    result.check(
+        "key_owner",
+        key.owner == f"dept:{issuer.get('department')}" and issuer.get("code") == identifier.issuer,
+        "license_wrong_issuer",
+        f"the key belongs to {key.owner}",
+    )
+    result.check("key_not_revoked", key.status != "revoked", "license_key_revoked")
+    try:
+        der = base64.b64decode(str(signature.get("value", "")), validate=True)
+        raw = sm2.der_to_raw(der)
+    except (binascii.Error, ValueError):
+        raw = b""
+    result.check(
+        "signature",
+        bool(raw) and sm2.verify(key.public_key, signed_bytes(document), raw),
+        "license_signature_invalid",
+        "SM2-SM3 over the RFC 8785 form without the signature",
+    )
+    signed_at = _timestamp(document.get("signed_at"))
+    result.check(
+        "signed_while_key_active",
+        signed_at is not None
+        and signed_at >= key.activated_at - 300
+        and (key.retired_at is None or signed_at <= key.retired_at + 300),
+        "license_unknown_key",
+        "signed_at within the key's period",
+    )
+    valid_from = _date(document.get("valid_from"))
+    valid_until = _date(document.get("valid_until"))
+    result.check(
+        "in_validity",
+        valid_from is not None
+        and valid_from <= today
+        and (valid_until is None or today <= valid_until),
+        "license_expired"
+        if valid_until is not None and today > valid_until
+        else "license_not_yet_valid",
+        f"{document.get('valid_from')} .. {document.get('valid_until') or '长期'}",
+    )
+    if status is None:
+        result.checks.append(Check("status", True, "not checked: no status list"))
+    else:
+        result.check(
+            "status",
+            status == "01",
+            STATUS_REASONS.get(status, "license_status_invalid"),
+            STATUS_LABELS.get(status, status),
+        )
+    return result
+
+
+def _timestamp(text: Any) -> int | None:
+    try:
+        return int(
+            datetime.strptime(str(text), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+        )
+    except ValueError:
+        return None
+
+
+def _date(text: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(text)) if text else None
+    except ValueError:
+        return None
+
+
+def status_from_list(document: Mapping[str, Any], status_list: Mapping[str, Any]) -> str:
+    """The status a checked status list gives a license: listed, or else valid ("01")."""
+    entries = status_list.get("entries", {})
+    entry = entries.get(str(document.get("identifier")))
+    return str(entry["status"]) if entry else "01"

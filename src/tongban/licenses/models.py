@@ -1,0 +1,76 @@
+"""Tables of the license registry: licenses (one row per version), their history, serials."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tongban.crypto.service import register_encrypted
+from tongban.db import Base, UTCDateTime, utcnow
+
+
+class License(Base):
+    """One version of one license. The signed document is kept whole, encrypted (it holds the
+    holder's ID number and the content); the columns beside it are what queries need."""
+
+    __tablename__ = "licenses"
+    __table_args__ = (
+        Index("ix_licenses_person_current", "person_id", "current"),
+        Index("ix_licenses_enterprise_current", "enterprise_id", "current"),
+        Index("ix_licenses_type_issuer_serial", "type_id", "issuer_id", "serial"),
+        Index("ix_licenses_status_until", "status", "valid_until"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    identifier: Mapped[str] = mapped_column(String(120), unique=True)
+    serial: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer)
+    type_id: Mapped[int] = mapped_column(ForeignKey("license_types.id"))
+    issuer_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    holder_kind: Mapped[str] = mapped_column(String(10))  # person | enterprise
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"))
+    license_number: Mapped[str] = mapped_column(String(60))
+    paper_number: Mapped[str] = mapped_column(String(60))
+    issued_on: Mapped[date] = mapped_column(Date)
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    matter_code: Mapped[str | None] = mapped_column(String(12))
+    # GB/T 36903: 01 有效 02 暂扣 03 撤销 04 注销 05 失效 06 转出 07 吊销; 99 其他 (superseded)
+    status: Mapped[str] = mapped_column(String(2), default="01")
+    current: Mapped[bool] = mapped_column(Boolean, default=True)  # the newest version
+    superseded_by: Mapped[int | None] = mapped_column(ForeignKey("licenses.id"))
+    kid: Mapped[str] = mapped_column(String(8))
+    document_enc: Mapped[str] = mapped_column(Text)
+    status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LicenseEvent(Base):
+    """The history of a license: issued, new version, suspended, restored, revoked, ..."""
+
+    __tablename__ = "license_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    license_id: Mapped[int] = mapped_column(ForeignKey("licenses.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    action: Mapped[str] = mapped_column(String(20))
+    from_status: Mapped[str | None] = mapped_column(String(2))
+    to_status: Mapped[str] = mapped_column(String(2))
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class LicenseSerial(Base):
+    """The last serial an issuer gave for a license type (one row each, bumped atomically)."""
+
+    __tablename__ = "license_serials"
+
+    type_id: Mapped[int] = mapped_column(ForeignKey("license_types.id"), primary_key=True)
+    issuer_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+register_encrypted(License, "document_enc", "license.document")

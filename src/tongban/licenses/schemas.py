@@ -1,0 +1,70 @@
+"""Documents of the license API."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+Action = Literal["suspend", "restore", "revoke", "cancel", "transfer", "withdraw"]
+
+
+class IssueIn(BaseModel):
+    type: str = Field(min_length=1, max_length=80, description="license type key of the catalog")
+    holder_id_number: str | None = Field(default=None, max_length=18)
+    holder_uscc: str | None = Field(default=None, max_length=18)
+    content: dict[str, Any] = Field(default_factory=dict)
+    valid_from: date | None = None
+    valid_until: date | None = None
+    matter_code: str | None = Field(default=None, pattern=r"^[0-9A-Z]{12}$")
+    license_number: str | None = Field(default=None, min_length=1, max_length=60)
+    paper_number: str | None = Field(default=None, min_length=1, max_length=60)
+
+
+class VersionIn(BaseModel):
+    content: dict[str, Any] = Field(default_factory=dict)
+    valid_until: date | None = None
+    reason: str = Field(min_length=2, max_length=500)
+
+
+class StatusIn(BaseModel):
+    action: Action
+    reason: str = Field(min_length=2, max_length=500)
+
+
+class LicenseSummary(BaseModel):
+    identifier: str
+    type: str
+    type_name: str
+    version: int
+    status: str
+    status_label: str
+    issued_on: str
+    valid_until: str | None
+
+
+class LicenseList(BaseModel):
+    items: list[dict[str, Any]] = Field(description="the signed documents, exactly as signed")
+    statuses: dict[str, str] = Field(description="identifier -> GB/T 36903 status code")
+
+
+class EventOut(BaseModel):
+    at: str
+    action: str
+    from_status: str | None
+    to_status: str
+    reason: str | None
+
+
+class CheckOut(BaseModel):
+    check: str
+    ok: bool
+    detail: str
+
+
+class VerificationOut(BaseModel):
+    valid: bool
+    status: str | None
+    reason: str | None
+    checks: list[CheckOut]
