@@ -46,3 +46,13 @@ def test_a_crash_is_a_500_problem_without_internals(tmp_path: Path) -> None:
         assert r.headers["content-type"] == "application/problem+json"
         body = r.json()
         assert body["code"] == "internal_error" and "sqlite" not in r.text.lower()
+
+
+def test_times_on_pages_are_beijing_time() -> None:
+    from datetime import UTC, datetime
+
+    from tongban.portal.rendering import local_time
+
+    assert local_time(datetime(2026, 11, 27, 20, 30, tzinfo=UTC)) == "2026-11-28 04:30"
+    assert local_time("2026-11-27T20:30:00+00:00", "%H:%M") == "04:30"
+    assert local_time(None) == "—"

@@ -36,6 +36,7 @@ from tongban.idcode.service import HOLDINGS, Codes
 from tongban.identity import api as identity_api
 from tongban.identity import pages as identity_pages
 from tongban.licenses import api as licenses_api
+from tongban.licenses import pages as licenses_pages
 from tongban.licenses import service as licenses_service
 from tongban.licenses.service import Registry
 from tongban.migrate import is_current
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(idcode_api.router)
     app.include_router(idcode_pages.router)
     app.include_router(licenses_api.router)
+    app.include_router(licenses_pages.router)
     # A hall check-in shows the window the holder's licenses (one-stop service).
     HOLDINGS["licenses"] = lambda session, who: licenses_service.holdings(
         session, who.person_id, who.enterprise_id

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -226,3 +227,36 @@ def test_unknown_and_malformed_identifiers(world: World) -> None:
     assert world.client.get("/api/v1/licenses/1.2.3/verify").status_code == 422
     missing = "1.2.156.3005.2.11100000000013338W032.11220000013544541J.2430599.001.F"
     assert world.client.get(f"/api/v1/licenses/{missing}/verify").status_code == 404
+
+
+def test_the_printed_license_carries_a_qr_that_verifies_offline(world: World) -> None:
+    import io
+
+    import pypdfium2
+    import zxingcpp
+
+    from tongban.crypto.trustlist import load_document
+    from tongban.licenses.document import verify_qr_payload
+
+    document = issue(world).json()
+    r = world.client.get(
+        f"/api/v1/licenses/{document['identifier']}/pdf", headers=world.auth("enterprise1")
+    )
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/pdf"
+    page = pypdfium2.PdfDocument(io.BytesIO(r.content))[0]
+    assert "营业执照" in page.get_textpage().get_text_range()
+    (text,) = [x.text for x in zxingcpp.read_barcodes(page.render(scale=3).to_pil())]
+    import time
+
+    trust = load_document(world.client.get("/api/v1/trust-list").json(), now=int(time.time()))
+    identifier, key = verify_qr_payload(text, {trust.region_code: trust})
+    assert identifier == document["identifier"]
+    assert key.owner == "dept:sh-scjgj"
+    forged = text[:-6] + ("AAAAAA" if not text.endswith("AAAAAA") else "BBBBBB")
+    with pytest.raises(ValueError, match="signature"):
+        verify_qr_payload(forged, {trust.region_code: trust})
+    stranger = world.client.get(
+        f"/api/v1/licenses/{document['identifier']}/pdf", headers=world.auth("citizen2")
+    )
+    assert stranger.status_code == 404

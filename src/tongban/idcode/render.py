@@ -74,23 +74,9 @@ def paper_pdf(
     pdf.setAuthor(region_name)
     pdf.setFont(_CJK_FONT, 15)
     pdf.drawCentredString(width / 2, height - 14 * mm, f"{region_name}随申码 · 纸质码")
-    symbol = qr(token)
-    modules = symbol.symbol_size(scale=1, border=4)[0]
     side = 78 * mm
-    cell = side / modules
-    left = (width - side) / 2
     top = height - 20 * mm
-    pdf.setFillColorRGB(1, 1, 1)
-    pdf.rect(left, top - side, side, side, stroke=0, fill=1)
-    pdf.setFillColorRGB(0, 0, 0)
-    # One rectangle per horizontal run of dark modules, slightly overlapping the next row:
-    # square by square, viewers and printers leave hairline seams between the modules.
-    for y, row in enumerate(symbol.matrix_iter(scale=1, border=4)):
-        for start, length in _dark_runs(list(row)):
-            pdf.rect(
-                left + start * cell, top - (y + 1) * cell, length * cell, cell * 1.02,
-                stroke=0, fill=1,
-            )  # fmt: skip
+    draw_qr(pdf, token, left=(width - side) / 2, bottom=top - side, side=side)
     pdf.setFont(_CJK_FONT, 11)
     y = top - side - 7 * mm
     for line in (
@@ -110,6 +96,25 @@ def paper_pdf(
     pdf.showPage()
     pdf.save()
     return buffer.getvalue()
+
+
+def draw_qr(pdf: canvas.Canvas, text: str, *, left: float, bottom: float, side: float) -> None:
+    """A QR code drawn as vector squares from the same symbol the pages show."""
+    symbol = qr(text)
+    modules = symbol.symbol_size(scale=1, border=4)[0]
+    cell = side / modules
+    top = bottom + side
+    pdf.setFillColorRGB(1, 1, 1)
+    pdf.rect(left, bottom, side, side, stroke=0, fill=1)
+    pdf.setFillColorRGB(0, 0, 0)
+    # One rectangle per horizontal run of dark modules, slightly overlapping the next row:
+    # square by square, viewers and printers leave hairline seams between the modules.
+    for y, row in enumerate(symbol.matrix_iter(scale=1, border=4)):
+        for start, length in _dark_runs(list(row)):
+            pdf.rect(
+                left + start * cell, top - (y + 1) * cell, length * cell, cell * 1.02,
+                stroke=0, fill=1,
+            )  # fmt: skip
 
 
 def _dark_runs(row: list[int]) -> list[tuple[int, int]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from tongban.access import AUTHENTICATED, PUBLIC, allow
 from tongban.deps import DbSession
@@ -202,3 +202,27 @@ def history(
         )
         for e in service.history(db, row)
     ]
+
+
+@router.get(
+    "/licenses/{identifier}/pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+    summary="The printable license, with a QR a scanner verifies offline",
+)
+def pdf(
+    request: Request,
+    db: DbSession,
+    identifier: str,
+    principal: Annotated[Principal, Depends(AUTHENTICATED)],
+) -> Response:
+    registry = registry_of(request)
+    row = service.read_license(db, registry, principal, identifier)
+    return Response(
+        service.license_pdf(db, registry, row),
+        media_type="application/pdf",
+        headers={
+            "content-disposition": f'inline; filename="license-{row.serial}-{row.version}.pdf"',
+            "cache-control": "no-store",
+        },
+    )

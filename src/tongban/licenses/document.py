@@ -217,3 +217,35 @@ def status_from_list(document: Mapping[str, Any], status_list: Mapping[str, Any]
     entries = status_list.get("entries", {})
     entry = entries.get(str(document.get("identifier")))
     return str(entry["status"]) if entry else "01"
+
+
+QR_PREFIX = "TBL1:"
+_QR_CONTEXT = b"tongban-license-qr/1\n"
+
+
+def qr_payload(identifier: str, kid: str, signer: sm2.Signer) -> str:
+    """What a printed license's QR carries: its identifier, signed by the issuing department's
+    key, so a scan proves the identifier genuine offline (its status comes from the registry or
+    the status list). Upper-case letters, digits, '.' and ':' only: QR alphanumeric mode."""
+    signature = signer.sign(_QR_CONTEXT + identifier.encode())
+    body = base64.b32encode(signature).decode().rstrip("=")
+    return f"{QR_PREFIX}{identifier}:{kid.upper()}:{body}"
+
+
+def verify_qr_payload(text: str, lists: Mapping[str, TrustList]) -> tuple[str, TrustedKey]:
+    """The identifier a license QR vouches for, and the key that signed it; ValueError if not
+    genuine."""
+    if not text.startswith(QR_PREFIX) or text.count(":") != 3:
+        raise ValueError("not a license QR")
+    identifier, kid, body = text[len(QR_PREFIX) :].split(":")
+    parse_identifier(identifier)
+    key = next((t.keys[kid.lower()] for t in lists.values() if kid.lower() in t.keys), None)
+    if key is None or key.use != "license" or key.status == "revoked":
+        raise ValueError("not signed by a trusted license key")
+    try:
+        signature = base64.b32decode(body + "=" * (-len(body) % 8))
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("bad signature encoding") from exc
+    if not sm2.verify(key.public_key, _QR_CONTEXT + identifier.encode(), signature):
+        raise ValueError("the signature does not match")
+    return identifier, key

@@ -684,3 +684,23 @@ def holdings(
         }
         for identifier, name, status, until in session.execute(query.order_by(License.id))
     ]
+
+
+def license_pdf(
+    session: Session, reg: Registry, row: License, watermark: str | None = None
+) -> bytes:
+    """The printable license, with a QR signed by the issuing department's current key."""
+    from tongban.licenses.document import STATUS_LABELS, qr_payload
+    from tongban.licenses.render import license_pdf as render_pdf
+
+    document = document_of(session, reg, row)
+    facts = license_type_facts(session, document["type"]["key"])
+    kid, signer = reg.signing.signer(session, LICENSE, f"dept:{facts.department_key}")
+    labels = {k: e.label for k, e in facts.fields.items()}
+    return render_pdf(
+        document,
+        labels,
+        STATUS_LABELS.get(row.status, row.status),
+        qr_payload(row.identifier, kid, signer),
+        watermark,
+    )

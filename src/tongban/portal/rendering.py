@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -42,6 +43,21 @@ templates.env.globals.update(
         "specialized": "专门服务大厅",
     },
 )
+
+CHINA = timezone(timedelta(hours=8))
+
+
+def local_time(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored UTC moment as people here read it: Beijing time (no daylight saving)."""
+    if value is None:
+        return "—"
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(CHINA).strftime(fmt)
+
+
+templates.env.filters["local_time"] = local_time
 
 ELDER_COOKIE = "tb_mode"
 
