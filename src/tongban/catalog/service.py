@@ -649,3 +649,55 @@ def license_type_facts(session: Session, key: str) -> LicenseTypeFacts:
             if k in elements
         },
     )
+
+
+@dataclass(frozen=True)
+class MaterialFacts:
+    key: str
+    name: str
+    required: bool
+    source: str  # applicant | department | license
+    exempt: bool
+    department_name: str | None
+    license_type_key: str | None
+    license_type_name: str | None
+    license_holder: str | None  # person | enterprise
+
+
+@dataclass(frozen=True)
+class MatterMaterialsFacts:
+    code: str
+    name: str
+    for_person: bool
+    for_enterprise: bool
+    materials: list[MaterialFacts]
+
+
+def matter_materials_facts(session: Session, code: str) -> MatterMaterialsFacts:
+    """A matter's materials as the 免提交 resolver needs them."""
+    matter = _matter_or_404(session, code)
+    rows = session.scalars(
+        select(MatterMaterial)
+        .where(MatterMaterial.matter_id == matter.id)
+        .order_by(MatterMaterial.position)
+    ).all()
+    return MatterMaterialsFacts(
+        code=matter.code,
+        name=matter.name,
+        for_person=matter.for_person,
+        for_enterprise=matter.for_enterprise,
+        materials=[
+            MaterialFacts(
+                key=m.key,
+                name=m.name,
+                required=m.required,
+                source=m.source,
+                exempt=m.exempt,
+                department_name=m.department.name if m.department else None,
+                license_type_key=m.license_type.key if m.license_type else None,
+                license_type_name=m.license_type.name if m.license_type else None,
+                license_holder=m.license_type.holder if m.license_type else None,
+            )
+            for m in rows
+        ],
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from tongban.access import AUTHENTICATED, PUBLIC, allow
@@ -14,6 +14,8 @@ from tongban.identity.schemas import Role
 from tongban.identity.service import Principal
 from tongban.licenses import service
 from tongban.licenses.document import STATUS_LABELS
+from tongban.licenses.resolver import Applicant
+from tongban.licenses.resolver import resolve_materials as resolve
 from tongban.licenses.schemas import (
     EventOut,
     IssueIn,
@@ -226,3 +228,25 @@ def pdf(
             "cache-control": "no-store",
         },
     )
+
+
+@router.get(
+    "/matters/{code}/materials/resolve",
+    summary="免提交: for me (or my enterprise), where each material of a matter comes from",
+)
+def resolve_materials(
+    db: DbSession,
+    code: str,
+    principal: Annotated[Principal, Depends(AUTHENTICATED)],
+    uscc: Annotated[str | None, Query(max_length=18)] = None,
+) -> dict[str, Any]:
+    enterprise_id = None
+    if uscc is not None:
+        enterprise_id = service.enterprise_acted_for(db, principal, uscc)
+    items = resolve(db, code, Applicant(principal.person_id, enterprise_id), service.today())
+    return {
+        "matter": code,
+        "items": [i.as_dict() for i in items],
+        "exempt": sum(1 for i in items if i.resolution != "upload"),
+        "to_upload": sum(1 for i in items if i.resolution == "upload"),
+    }

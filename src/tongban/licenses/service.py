@@ -88,6 +88,9 @@ class IssueRequest:
     paper_number: str | None = None
 
 
+SYSTEM_ACTOR = Actor("system", None)
+
+
 def today() -> date:
     return datetime.now(CHINA).date()
 
@@ -704,3 +707,18 @@ def license_pdf(
         qr_payload(row.identifier, kid, signer),
         watermark,
     )
+
+
+def enterprise_acted_for(session: Session, principal: Principal, uscc: str) -> int:
+    """The id of the enterprise with this credit code, if the caller is its current agent."""
+    enterprise_id = session.scalar(
+        select(Enterprise.id).where(Enterprise.uscc == uscc.strip().upper())
+    )
+    if enterprise_id is None or enterprise_id not in agent_enterprises(session, principal):
+        raise DomainError(
+            code="not_enterprise_agent",
+            title="您不是该企业的有效经办人",
+            title_en="You are not a current agent of this enterprise",
+            status=403,
+        )
+    return int(enterprise_id)
