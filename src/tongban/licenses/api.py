@@ -12,15 +12,18 @@ from tongban.deps import DbSession
 from tongban.errors import DomainError
 from tongban.identity.schemas import Role
 from tongban.identity.service import Principal
-from tongban.licenses import service
+from tongban.licenses import grants, service
 from tongban.licenses.document import STATUS_LABELS
 from tongban.licenses.resolver import Applicant
 from tongban.licenses.resolver import resolve_materials as resolve
 from tongban.licenses.schemas import (
     EventOut,
+    GrantIn,
+    GrantOut,
     IssueIn,
     LicenseList,
     StatusIn,
+    UseOut,
     VerificationOut,
     VersionIn,
 )
@@ -250,3 +253,115 @@ def resolve_materials(
         "exempt": sum(1 for i in items if i.resolution != "upload"),
         "to_upload": sum(1 for i in items if i.resolution == "upload"),
     }
+
+
+def grant_out(db: DbSession, grant: Any) -> GrantOut:
+    used = grants.uses_of(db, grant)
+    identifiers = grants.identifiers(db, [*grant.license_ids, *(u.license_id for u in used)])
+    return GrantOut(
+        id=grant.id,
+        grantee_kind=grant.grantee_kind,
+        grantee=grant.grantee,
+        grantee_name=grant.grantee_name,
+        licenses=[identifiers[i] for i in grant.license_ids if i in identifiers],
+        fields=grant.fields,
+        purpose=grant.purpose,
+        expires_at=grant.expires_at.isoformat(),
+        max_uses=grant.max_uses,
+        uses=grant.uses,
+        withdrawn=grant.withdrawn_at is not None,
+        used=[
+            UseOut(
+                at=u.at.isoformat(),
+                by=u.actor_name,
+                license=identifiers[u.license_id],
+                purpose=u.purpose,
+            )
+            for u in used
+        ],
+    )
+
+
+@router.post(
+    "/me/grants",
+    response_model=GrantOut,
+    status_code=201,
+    summary="用证授权: let a named party use chosen licenses (or fields) for a purpose",
+)
+def create_grant(
+    request: Request,
+    db: DbSession,
+    body: GrantIn,
+    principal: Annotated[Principal, Depends(AUTHENTICATED)],
+) -> GrantOut:
+    grant = grants.create_grant(
+        db,
+        registry_of(request),
+        principal,
+        grants.GrantRequest(
+            grantee_kind=body.grantee_kind,
+            grantee=body.grantee,
+            identifiers=body.licenses,
+            fields=body.fields,
+            purpose=body.purpose,
+            days=body.days,
+            max_uses=body.max_uses,
+            holder_uscc=body.holder_uscc,
+        ),
+    )
+    return grant_out(db, grant)
+
+
+@router.get("/me/grants", response_model=list[GrantOut], summary="My grants and every use of them")
+def list_grants(
+    db: DbSession, principal: Annotated[Principal, Depends(AUTHENTICATED)]
+) -> list[GrantOut]:
+    return [grant_out(db, g) for g in grants.my_grants(db, principal)]
+
+
+@router.delete("/me/grants/{grant_id}", response_model=GrantOut, summary="Withdraw a grant")
+def withdraw(
+    db: DbSession, grant_id: int, principal: Annotated[Principal, Depends(AUTHENTICATED)]
+) -> GrantOut:
+    return grant_out(db, grants.withdraw_grant(db, principal, grant_id))
+
+
+@router.get(
+    "/grants/{grant_id}/licenses/{identifier}",
+    summary="The grantee uses a granted license: a marked copy of the granted fields",
+)
+def use(
+    request: Request,
+    db: DbSession,
+    grant_id: int,
+    identifier: str,
+    principal: Annotated[Principal, Depends(AUTHENTICATED)],
+) -> dict[str, Any]:
+    registry = registry_of(request)
+    _, row, copy = grants.use_license(db, registry, principal, grant_id, identifier)
+    return {
+        "license": copy,
+        "verification": service.verify_registered(db, registry, row.identifier).as_dict(),
+    }
+
+
+@router.get(
+    "/grants/{grant_id}/licenses/{identifier}/pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+    summary="The grantee's printable copy, watermarked 仅供×××使用 (counts as a use)",
+)
+def use_pdf(
+    request: Request,
+    db: DbSession,
+    grant_id: int,
+    identifier: str,
+    principal: Annotated[Principal, Depends(AUTHENTICATED)],
+) -> Response:
+    registry = registry_of(request)
+    grant, row, _ = grants.use_license(db, registry, principal, grant_id, identifier)
+    return Response(
+        service.license_pdf(db, registry, row, grants.watermark(grant)),
+        media_type="application/pdf",
+        headers={"cache-control": "no-store"},
+    )

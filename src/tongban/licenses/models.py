@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tongban.crypto.service import register_encrypted
@@ -74,3 +74,43 @@ class LicenseSerial(Base):
 
 
 register_encrypted(License, "document_enc", "license.document")
+
+
+class LicenseGrant(Base):
+    """用证授权: a holder lets a named party use chosen licenses (or some of their fields) for a
+    stated purpose, until a date or a number of uses, and may withdraw it."""
+
+    __tablename__ = "license_grants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    holder_person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), index=True)
+    holder_enterprise_id: Mapped[int | None] = mapped_column(
+        ForeignKey("enterprises.id"), index=True
+    )
+    granted_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    grantee_kind: Mapped[str] = mapped_column(String(12))  # account | department | region
+    grantee: Mapped[str] = mapped_column(String(80), index=True)
+    grantee_name: Mapped[str] = mapped_column(String(200))
+    license_ids: Mapped[list[int]] = mapped_column(JSON)  # the versions granted (newer follow)
+    fields: Mapped[list[str] | None] = mapped_column(JSON)  # None: the whole license
+    purpose: Mapped[str] = mapped_column(String(500))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    max_uses: Mapped[int | None] = mapped_column(Integer)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LicenseUse(Base):
+    """One use of a grant: who used which license, when, for what. Shown to the holder."""
+
+    __tablename__ = "license_uses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    grant_id: Mapped[int] = mapped_column(ForeignKey("license_grants.id"), index=True)
+    license_id: Mapped[int] = mapped_column(ForeignKey("licenses.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    actor_name: Mapped[str] = mapped_column(String(100))
+    purpose: Mapped[str] = mapped_column(String(500))
+    fields: Mapped[list[str] | None] = mapped_column(JSON)

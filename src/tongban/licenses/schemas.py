@@ -68,3 +68,40 @@ class VerificationOut(BaseModel):
     status: str | None
     reason: str | None
     checks: list[CheckOut]
+
+
+class GrantIn(BaseModel):
+    grantee_kind: Literal["account", "department", "region"]
+    grantee: str = Field(
+        min_length=1, max_length=80, description="username, department key or region code"
+    )
+    licenses: list[str] = Field(min_length=1, max_length=20, description="identifiers")
+    fields: list[str] | None = Field(default=None, max_length=50, description="None: all fields")
+    purpose: str = Field(min_length=2, max_length=500)
+    days: int = Field(default=30, ge=1, le=365)
+    max_uses: int | None = Field(default=None, ge=1, le=10_000)
+    holder_uscc: str | None = Field(
+        default=None, max_length=18, description="an enterprise's licenses"
+    )
+
+
+class UseOut(BaseModel):
+    at: str
+    by: str
+    license: str
+    purpose: str
+
+
+class GrantOut(BaseModel):
+    id: int
+    grantee_kind: str
+    grantee: str
+    grantee_name: str
+    licenses: list[str]
+    fields: list[str] | None
+    purpose: str
+    expires_at: str
+    max_uses: int | None
+    uses: int
+    withdrawn: bool
+    used: list[UseOut]

@@ -1,9 +1,9 @@
-"""电子证照库: licenses (one row per version, the signed document encrypted), their history
-and the serial counters.
+"""电子证照库: licenses (one row per version, the signed document encrypted), their history,
+the serial counters, and grants of use (用证授权) with every use.
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-11-28 02:18:03.484809
+Create Date: 2026-11-28 02:29:53.347677
 """
 
 from __future__ import annotations
@@ -105,8 +105,87 @@ def upgrade() -> None:
             batch_op.f("ix_license_events_license_id"), ["license_id"], unique=False
         )
 
+    op.create_table(
+        "license_grants",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("holder_person_id", sa.Integer(), nullable=True),
+        sa.Column("holder_enterprise_id", sa.Integer(), nullable=True),
+        sa.Column("granted_by", sa.Integer(), nullable=False),
+        sa.Column("grantee_kind", sa.String(length=12), nullable=False),
+        sa.Column("grantee", sa.String(length=80), nullable=False),
+        sa.Column("grantee_name", sa.String(length=200), nullable=False),
+        sa.Column("license_ids", sa.JSON(), nullable=False),
+        sa.Column("fields", sa.JSON(), nullable=True),
+        sa.Column("purpose", sa.String(length=500), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("max_uses", sa.Integer(), nullable=True),
+        sa.Column("uses", sa.Integer(), nullable=False),
+        sa.Column("withdrawn_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["granted_by"], ["accounts.id"], name=op.f("fk_license_grants_granted_by_accounts")
+        ),
+        sa.ForeignKeyConstraint(
+            ["holder_enterprise_id"],
+            ["enterprises.id"],
+            name=op.f("fk_license_grants_holder_enterprise_id_enterprises"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["holder_person_id"],
+            ["persons.id"],
+            name=op.f("fk_license_grants_holder_person_id_persons"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_license_grants")),
+    )
+    with op.batch_alter_table("license_grants", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_license_grants_grantee"), ["grantee"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_license_grants_holder_enterprise_id"),
+            ["holder_enterprise_id"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_license_grants_holder_person_id"), ["holder_person_id"], unique=False
+        )
+
+    op.create_table(
+        "license_uses",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("grant_id", sa.Integer(), nullable=False),
+        sa.Column("license_id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor_id", sa.Integer(), nullable=False),
+        sa.Column("actor_name", sa.String(length=100), nullable=False),
+        sa.Column("purpose", sa.String(length=500), nullable=False),
+        sa.Column("fields", sa.JSON(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["actor_id"], ["accounts.id"], name=op.f("fk_license_uses_actor_id_accounts")
+        ),
+        sa.ForeignKeyConstraint(
+            ["grant_id"],
+            ["license_grants.id"],
+            name=op.f("fk_license_uses_grant_id_license_grants"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["license_id"], ["licenses.id"], name=op.f("fk_license_uses_license_id_licenses")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_license_uses")),
+    )
+    with op.batch_alter_table("license_uses", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_license_uses_grant_id"), ["grant_id"], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("license_uses", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_license_uses_grant_id"))
+
+    op.drop_table("license_uses")
+    with op.batch_alter_table("license_grants", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_license_grants_holder_person_id"))
+        batch_op.drop_index(batch_op.f("ix_license_grants_holder_enterprise_id"))
+        batch_op.drop_index(batch_op.f("ix_license_grants_grantee"))
+
+    op.drop_table("license_grants")
     with op.batch_alter_table("license_events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_license_events_license_id"))
 
