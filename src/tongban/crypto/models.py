@@ -50,6 +50,7 @@ class SigningKey(Base):
     kid: Mapped[str] = mapped_column(String(8), primary_key=True)
     purpose: Mapped[str] = mapped_column(String(10), index=True)
     owner: Mapped[str] = mapped_column(String(80))
+    alg: Mapped[str] = mapped_column(String(10), default="SM2-SM3")  # or ES256 (SD-JWT)
     region_code: Mapped[str] = mapped_column(String(6))
     public_key: Mapped[str] = mapped_column(String(130))  # hex, 04 | x | y
     private_key_enc: Mapped[str] = mapped_column(Text)

@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tongban.crypto import sm2
+from tongban.crypto import es256, sm2
 from tongban.crypto.models import SigningKey
 from tongban.crypto.service import Keyring, register_encrypted
 from tongban.crypto.trustlist import TrustedKey, build_document
@@ -44,7 +44,17 @@ _CACHE_SECONDS = 60.0
 PublishRule = Callable[[Session, SigningKey, datetime], bool]
 PUBLISH_RETIRED: dict[str, PublishRule] = {}
 
+# Purposes whose keys are not SM2: JOSE (SD-JWT) has no SM2 algorithm.
+ALGORITHMS = {"sdjwt": es256.ALGORITHM}
+
 register_encrypted(SigningKey, "private_key_enc", PRIVATE_FIELD)
+
+
+def _generate(alg: str) -> tuple[bytes, bytes]:
+    if alg == es256.ALGORITHM:
+        return es256.generate()
+    pair = sm2.KeyPair.generate()
+    return pair.private_key, pair.public_key
 
 
 def _epoch(moment: datetime | None) -> int | None:
@@ -61,6 +71,7 @@ def trusted_key(row: SigningKey) -> TrustedKey:
         revoked_at=_epoch(row.revoked_at),
         use=row.purpose,
         owner=row.owner,
+        alg=row.alg,
     )
 
 
@@ -94,18 +105,20 @@ class SigningKeys:
                 pass  # another process made it a moment ago: use theirs
 
     def _create(self, session: Session, purpose: str, owner: str) -> SigningKey:
-        pair = sm2.KeyPair.generate()
-        kid = sm2.key_id(pair.public_key)
+        alg = ALGORITHMS.get(purpose, sm2.ALGORITHM)
+        private, public = _generate(alg)
+        kid = sm2.key_id(public)
         while session.get(SigningKey, kid) is not None:  # 1 in 4 billion: draw again
-            pair = sm2.KeyPair.generate()
-            kid = sm2.key_id(pair.public_key)
+            private, public = _generate(alg)
+            kid = sm2.key_id(public)
         row = SigningKey(
             kid=kid,
             purpose=purpose,
             owner=owner,
+            alg=alg,
             region_code=self.settings.region_code,
-            public_key=pair.public_key.hex(),
-            private_key_enc=self.keyring.encrypt(session, PRIVATE_FIELD, pair.private_key.hex()),
+            public_key=public.hex(),
+            private_key_enc=self.keyring.encrypt(session, PRIVATE_FIELD, private.hex()),
             status="active",
             activated_at=utcnow(),
         )
@@ -182,6 +195,22 @@ class SigningKeys:
         with self._lock:
             self._signers[(purpose, owner)] = _Cached((row.kid, signer), now)
         return row.kid, signer
+
+    def es256_key(self, session: Session, owner: str) -> tuple[str, Any]:
+        """The active ES256 key of an owner (for SD-JWT credentials), made on first use."""
+        now = time.monotonic()
+        cached = self._signers.get(("sdjwt", owner))
+        if cached is not None and now - cached.at < _CACHE_SECONDS:
+            kid, key = cached.value
+            return kid, key
+        self.ensure(session, "sdjwt", owner)
+        row = self._active_row(session, "sdjwt", owner)
+        assert row is not None
+        scalar = bytes.fromhex(self.keyring.decrypt(session, PRIVATE_FIELD, row.private_key_enc))
+        key = es256.private_key(scalar)
+        with self._lock:
+            self._signers[("sdjwt", owner)] = _Cached((row.kid, key), now)
+        return row.kid, key
 
     def root(self, session: Session) -> tuple[str, sm2.Sm2Signer]:
         return self.signer(session, ROOT, self.region_owner)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tongban.crypto import sm2
+from tongban.crypto import es256, sm2
 from tongban.errors import DomainError
 
 
@@ -53,6 +53,7 @@ class TrustedKey:
     revoked_at: int | None = None
     use: str = "code"
     owner: str = ""
+    alg: str = sm2.ALGORITHM  # or "ES256" for selective-disclosure credentials
 
 
 @dataclass(frozen=True)
@@ -107,10 +108,10 @@ def build_document(
         "keys": [
             {
                 "key_id": k.kid,
-                "alg": sm2.ALGORITHM,
+                "alg": k.alg,
                 "owner": k.owner,
                 "use": k.use,
-                "public_key_pem": sm2.public_key_pem(k.public_key),
+                "public_key_pem": _pem(k.alg, k.public_key),
                 "status": k.status,
                 "not_before": _iso(k.activated_at),
                 "not_after": _iso(k.retired_at),
@@ -135,13 +136,14 @@ def load_document(
         keys = {
             entry["key_id"]: TrustedKey(
                 kid=entry["key_id"],
-                public_key=sm2.public_key_from_pem(entry["public_key_pem"]),
+                public_key=_point(str(entry["alg"]), entry["public_key_pem"]),
                 status=entry["status"],
                 activated_at=_epoch(entry["not_before"]) or 0,
                 retired_at=_epoch(entry.get("not_after")),
                 revoked_at=_epoch(entry.get("revoked_at")),
                 use=str(entry.get("use", "")),
                 owner=str(entry.get("owner", "")),
+                alg=str(entry["alg"]),
             )
             for entry in document["keys"]
         }
@@ -176,3 +178,15 @@ def load_document(
 def root_fingerprint_of(public_key: bytes) -> str:
     """What an operator compares out of band: SM3 of the root public key, in hex."""
     return sm2.sm3(public_key).hex()
+
+
+def _pem(alg: str, point: bytes) -> str:
+    return es256.public_key_pem(point) if alg == es256.ALGORITHM else sm2.public_key_pem(point)
+
+
+def _point(alg: str, pem: str) -> bytes:
+    if alg == es256.ALGORITHM:
+        return es256.public_key_from_pem(pem)
+    if alg != sm2.ALGORITHM:
+        raise ValueError(f"unknown algorithm {alg}")
+    return sm2.public_key_from_pem(pem)

@@ -22,6 +22,7 @@ from tongban.licenses.schemas import (
     GrantOut,
     IssueIn,
     LicenseList,
+    PresentationIn,
     StatusIn,
     UseOut,
     VerificationOut,
@@ -365,3 +366,28 @@ def use_pdf(
         media_type="application/pdf",
         headers={"cache-control": "no-store"},
     )
+
+
+@router.post(
+    "/me/licenses/{identifier}/sd-jwt",
+    summary="My license as an SD-JWT credential: I choose later which fields to show",
+)
+def credential(
+    request: Request,
+    db: DbSession,
+    identifier: str,
+    principal: Annotated[Principal, Depends(AUTHENTICATED)],
+) -> dict[str, Any]:
+    text, fields = service.issue_credential(db, registry_of(request), principal, identifier)
+    return {"credential": text, "fields": fields}
+
+
+@router.post(
+    "/licenses/sd-jwt/verify",
+    dependencies=[Depends(PUBLIC)],
+    summary="Verify a selective-disclosure presentation: only what the holder disclosed",
+)
+def verify_credential(
+    request: Request, db: DbSession, body: Annotated[PresentationIn, Body()]
+) -> dict[str, Any]:
+    return service.verify_credential(db, registry_of(request), body.presentation)

@@ -105,3 +105,7 @@ class GrantOut(BaseModel):
     uses: int
     withdrawn: bool
     used: list[UseOut]
+
+
+class PresentationIn(BaseModel):
+    presentation: str = Field(min_length=10, max_length=100_000)

@@ -555,7 +555,11 @@ def trust_lists(session: Session, reg: Registry) -> dict[str, TrustList]:
     from tongban.crypto.signing import trusted_key
 
     def make() -> dict[str, TrustList]:
-        keys = [trusted_key(r) for r in reg.signing.published(session, LICENSE)]
+        keys = [
+            trusted_key(r)
+            for purpose in (LICENSE, "sdjwt")
+            for r in reg.signing.published(session, purpose)
+        ]
         root_kid, root = reg.signing.root(session)
         issued = int(time.time())
         region = reg.settings.region_code
@@ -722,3 +726,49 @@ def enterprise_acted_for(session: Session, principal: Principal, uscc: str) -> i
             status=403,
         )
     return int(enterprise_id)
+
+
+CREDENTIAL_DAYS = 30
+
+
+def issue_credential(
+    session: Session, reg: Registry, principal: Principal, identifier: str
+) -> tuple[str, list[str]]:
+    """An SD-JWT credential of one of the caller's valid licenses, and the fields it can show."""
+    from tongban.licenses import sdjwt
+
+    row = _by_identifier(session, identifier)
+    own = (row.person_id is not None and row.person_id == principal.person_id) or (
+        row.enterprise_id is not None and row.enterprise_id in agent_enterprises(session, principal)
+    )
+    if not own:
+        raise NotFound("license_not_found", "您没有这个证照", "You hold no such license")
+    if row.status != "01" or not row.current:
+        raise DomainError(
+            code="license_not_valid",
+            title="只能为有效的证照生成凭证",
+            title_en="Only a valid, current license can become a credential",
+            status=409,
+        )
+    document = document_of(session, reg, row)
+    department = document["issuer"]["department"]
+    kid, key = reg.signing.es256_key(session, f"dept:{department}")
+    now = int(time.time())
+    ttl = CREDENTIAL_DAYS * 86400
+    if row.valid_until is not None:
+        end = datetime.combine(row.valid_until, datetime.max.time(), CHINA)
+        ttl = max(60, min(ttl, int(end.timestamp()) - now))
+    credential = sdjwt.issue(document, kid, key, now=now, ttl=ttl)
+    return credential, ["holder_name", "holder_id", *document["content"]]
+
+
+def verify_credential(session: Session, reg: Registry, presentation: str) -> dict[str, Any]:
+    """A presentation checked (signature, expiry, every disclosure) and the license's status."""
+    from tongban.licenses import sdjwt
+
+    result = sdjwt.verify(presentation, trust_lists(session, reg), now=int(time.time()))
+    identifier = (result.get("license") or {}).get("identifier")
+    status = session.scalar(select(License.status).where(License.identifier == str(identifier)))
+    result["status"] = status
+    result["valid"] = status == "01"
+    return result

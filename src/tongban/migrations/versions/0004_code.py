@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("kid", sa.String(length=8), nullable=False),
         sa.Column("purpose", sa.String(length=10), nullable=False),
         sa.Column("owner", sa.String(length=80), nullable=False),
+        sa.Column("alg", sa.String(length=10), nullable=False),
         sa.Column("region_code", sa.String(length=6), nullable=False),
         sa.Column("public_key", sa.String(length=130), nullable=False),
         sa.Column("private_key_enc", sa.Text(), nullable=False),
