@@ -99,7 +99,11 @@ def bench_primitives() -> float:
         issued_at=now,
         next_update=now + 86400,
         root_kid="-",
-        keys={claims.kid: TrustedKey(claims.kid, pair.public_key, "active", now - 60, None, None)},
+        keys={
+            claims.kid: TrustedKey(
+                claims.kid, pair.public_key, "active", now - 60, owner="region:310000"
+            )
+        },
     )
     lists = {"310000": trust}
     public64 = pair.public_key[1:]

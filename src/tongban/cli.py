@@ -327,12 +327,8 @@ def code_prune(
 @code_app.command("verify")
 def code_verify(
     token: str,
-    trust: Annotated[
-        list[Path], typer.Option("--trust", help="a trust list file; repeat for peer regions")
-    ],
-    root_fingerprint: Annotated[
-        str | None, typer.Option("--root-fingerprint", help="pin the trust list's root key")
-    ] = None,
+    trust: TrustOption,
+    unpinned: UnpinnedOption = False,
     skew: int = typer.Option(5, help="seconds of clock difference forgiven"),
 ) -> None:
     """Verify a code with nothing but trust lists: no server, no database, no network.
@@ -341,20 +337,12 @@ def code_verify(
     """
     import time
 
-    from tongban.crypto.trustlist import load_document
     from tongban.errors import DomainError
     from tongban.idcode.trust import verify_token
 
     now = int(time.time())
     try:
-        lists = {}
-        for path in trust:
-            try:
-                document = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise _fail(f"cannot read trust list {path}: {exc}") from exc
-            loaded = load_document(document, now=now, root_fingerprint=root_fingerprint)
-            lists[loaded.region_code] = loaded
+        lists = _trust_lists(trust, unpinned, now)
         verified = verify_token(token, lists, now=now, skew=skew)
     except DomainError as exc:
         typer.echo(
@@ -385,15 +373,11 @@ def code_verify(
 @license_app.command("verify")
 def license_verify(
     file: Path,
-    trust: Annotated[
-        list[Path], typer.Option("--trust", help="a trust list file; repeat for peer regions")
-    ],
+    trust: TrustOption,
     status_list: Annotated[
         Path | None, typer.Option("--status-list", help="the region's signed status list")
     ] = None,
-    root_fingerprint: Annotated[
-        str | None, typer.Option("--root-fingerprint", help="pin the trust list's root key")
-    ] = None,
+    unpinned: UnpinnedOption = False,
 ) -> None:
     """Verify a license document with nothing but the trust list (and the status list).
 
@@ -402,7 +386,6 @@ def license_verify(
     import time
     from datetime import datetime, timedelta, timezone
 
-    from tongban.crypto.trustlist import load_document
     from tongban.errors import DomainError
     from tongban.licenses.document import status_from_list, verify_document
     from tongban.licenses.service import load_status_list
@@ -410,10 +393,7 @@ def license_verify(
     now = int(time.time())
     try:
         document = _read_json(file)
-        lists = {}
-        for path in trust:
-            loaded = load_document(_read_json(path), now=now, root_fingerprint=root_fingerprint)
-            lists[loaded.region_code] = loaded
+        lists = _trust_lists(trust, unpinned, now)
         status = None
         if status_list is not None:
             region = lists.get(str(_read_json(status_list).get("region_code")))
@@ -429,6 +409,42 @@ def license_verify(
     typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
     if not result.valid:
         raise typer.Exit(code=1)
+
+
+TrustOption = Annotated[
+    list[str],
+    typer.Option(
+        "--trust",
+        help="a trust list file, pinned to its root key: FILE=SM3_FINGERPRINT "
+        "(printed by `tongban code trust-list -o`); repeat for peer regions",
+    ),
+]
+UnpinnedOption = Annotated[
+    bool,
+    typer.Option(
+        "--insecure-unpinned",
+        help="accept trust lists without a pinned root (anyone can sign a list of their own)",
+    ),
+]
+
+
+def _trust_lists(entries: list[str], unpinned: bool, now: int) -> dict[str, Any]:
+    """Each trust list read, checked against the root key pinned for it, one per region."""
+    from tongban.crypto.trustlist import load_document
+
+    lists: dict[str, Any] = {}
+    for entry in entries:
+        path, _, pin = entry.rpartition("=") if "=" in entry else (entry, "", "")
+        if not pin and not unpinned:
+            raise _fail(
+                f"{path}: pin its root key as FILE=FINGERPRINT, or accept the risk with "
+                "--insecure-unpinned"
+            )
+        loaded = load_document(_read_json(Path(path)), now=now, root_fingerprint=pin or None)
+        if loaded.region_code in lists:
+            raise _fail(f"two trust lists for region {loaded.region_code}")
+        lists[loaded.region_code] = loaded
+    return lists
 
 
 def _read_json(path: Path) -> Any:

@@ -52,6 +52,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "savepoint", _sqlite_savepoint)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
@@ -65,6 +66,17 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=5000")
     cur.close()
+
+
+def _sqlite_savepoint(conn: Any, _name: str) -> None:
+    """Python's sqlite3 module opens a transaction lazily, before the first INSERT, UPDATE or
+    DELETE, but not before a SAVEPOINT: a savepoint issued first would open a transaction of
+    its own whose RELEASE commits at once, surviving a later rollback of the request. So the
+    transaction is opened here first. (Reads before the first write stay outside it, as the
+    driver intends, so concurrent readers never block a writer's lock upgrade.)"""
+    dbapi = conn.connection.driver_connection
+    if not dbapi.in_transaction:
+        dbapi.execute("BEGIN")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

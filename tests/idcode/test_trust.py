@@ -35,6 +35,7 @@ def trusted(signer: sm2.Sm2Signer, status: str = "active", **times: int | None) 
         activated_at=int(times.get("activated_at") or NOW - 86400),
         retired_at=times.get("retired_at"),
         revoked_at=times.get("revoked_at"),
+        owner="region:310000",
     )
 
 

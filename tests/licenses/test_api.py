@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 
 from tests.idcode.conftest import World
 from tongban.cli import app as cli
+from tongban.crypto.sm2 import public_key_from_pem
+from tongban.crypto.trustlist import root_fingerprint_of
 from tongban.identity.models import Enterprise
 from tongban.licenses.service import Registry, expire_due
 
@@ -154,10 +156,11 @@ def test_offline_verification_with_the_trust_and_status_lists(world: World, tmp_
     trust_file.write_text(world.client.get("/api/v1/trust-list").text, encoding="utf-8")
     runner = CliRunner()
 
+    root = public_key_from_pem(json.loads(trust_file.read_text("utf-8"))["root"]["public_key_pem"])
+    pinned = f"{trust_file}={root_fingerprint_of(root)}"
+
     def verify(*extra: str) -> tuple[int, Any]:
-        result = runner.invoke(
-            cli, ["license", "verify", str(doc_file), "--trust", str(trust_file), *extra]
-        )
+        result = runner.invoke(cli, ["license", "verify", str(doc_file), "--trust", pinned, *extra])
         return result.exit_code, json.loads(result.output)
 
     code, out = verify()

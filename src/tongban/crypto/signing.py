@@ -184,7 +184,8 @@ class SigningKeys:
         cached = self._signers.get((purpose, owner))
         if cached is not None and now - cached.at < _CACHE_SECONDS:
             kid, signer = cached.value
-            return kid, signer
+            if self._still_active(session, kid):
+                return kid, signer
         row = self._active_row(session, purpose, owner)
         if row is None:
             self.ensure(session, purpose, owner)
@@ -202,7 +203,8 @@ class SigningKeys:
         cached = self._signers.get(("sdjwt", owner))
         if cached is not None and now - cached.at < _CACHE_SECONDS:
             kid, key = cached.value
-            return kid, key
+            if self._still_active(session, kid):
+                return kid, key
         self.ensure(session, "sdjwt", owner)
         row = self._active_row(session, "sdjwt", owner)
         assert row is not None
@@ -211,6 +213,13 @@ class SigningKeys:
         with self._lock:
             self._signers[("sdjwt", owner)] = _Cached((row.kid, key), now)
         return row.kid, key
+
+    @staticmethod
+    def _still_active(session: Session, kid: str) -> bool:
+        """Whether a cached key may still sign: another process may have rotated or revoked it
+        a moment ago (one primary-key read, so nothing is signed by a retired key)."""
+        status = session.scalar(select(SigningKey.status).where(SigningKey.kid == kid))
+        return status == "active"
 
     def root(self, session: Session) -> tuple[str, sm2.Sm2Signer]:
         return self.signer(session, ROOT, self.region_owner)

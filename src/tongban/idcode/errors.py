@@ -32,6 +32,11 @@ REASONS: dict[str, tuple[int, str, str]] = {
         "A paper code is valid only with the holder's ID card",
     ),
     "code_id_mismatch": (422, "身份证与码的持有人不符", "The ID card is not the code holder's"),
+    "code_locked": (
+        423,
+        "该纸质码核验错误次数过多，已暂停使用一天，可持身份证到窗口重新打印",
+        "Too many wrong ID numbers: the paper code is locked for a day",
+    ),
 }
 
 

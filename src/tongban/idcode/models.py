@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -17,6 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from tongban.crypto.service import register_encrypted
 from tongban.db import Base, UTCDateTime, utcnow
 
 
@@ -60,8 +60,12 @@ class CodeScan(Base):
     enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"), index=True)
     attributes: Mapped[list[str]] = mapped_column(JSON, default=list)  # names released
     idempotency_key: Mapped[str | None] = mapped_column(String(100))
+    # SM3 of what was asked (scene, code, ID number): a key reused for another request is
+    # refused rather than answered with someone else's attributes.
+    request_hash: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[int] = mapped_column(Integer, default=200)
-    response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The answer, kept (encrypted: it may hold an ID number) only for a retry within minutes.
+    response_enc: Mapped[str | None] = mapped_column(Text)
 
 
 class CodeUse(Base):
@@ -100,3 +104,6 @@ class QueueTicket(Base):
     scan_id: Mapped[int] = mapped_column(ForeignKey("code_scans.id"))
     status: Mapped[str] = mapped_column(String(10), default="waiting")  # waiting | called | done
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+register_encrypted(CodeScan, "response_enc", "code_scan.response")

@@ -38,6 +38,7 @@ from tongban.portal.rendering import render
 router = APIRouter(include_in_schema=False)
 
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
+MAX_TOKEN = 600
 _QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 MAX_PHOTO_PIXELS = 40_000_000  # a 40-megapixel phone photo; anything larger is refused
 
@@ -207,12 +208,22 @@ def read_qr_photo(data: bytes) -> str:
             if image.width * image.height > MAX_PHOTO_PIXELS:
                 raise _unreadable("照片像素过多", "The photo has too many pixels")
             image.load()
-            found = zxingcpp.read_barcodes(image, formats=_QR_ONLY)
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+            # zxing reads grey or colour images; other modes (CMYK, LAB, 16-bit) are converted.
+            found = zxingcpp.read_barcodes(image.convert("L"), formats=_QR_ONLY)
+    except (
+        UnidentifiedImageError,
+        OSError,
+        ValueError,
+        TypeError,
+        Image.DecompressionBombError,
+    ) as exc:
         raise _unreadable("无法读取该图片", "The file is not a readable image") from exc
     if not found:
         raise _unreadable("照片中没有找到二维码", "No QR code was found in the photo")
-    return str(found[0].text)
+    text = str(found[0].text)
+    if len(text) > MAX_TOKEN:
+        raise _unreadable("照片中的二维码不是随申码", "The QR code in the photo is not a code")
+    return text
 
 
 def _unreadable(title: str, title_en: str) -> DomainError:

@@ -7,7 +7,7 @@ server rather than leaking or silently dropping data.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -26,15 +26,17 @@ PERSON_ATTRIBUTES: dict[str, tuple[str, str]] = {
     "medical_voucher": ("医保电子凭证号", "Medical-insurance voucher number"),
     "adult": ("是否年满18周岁", "Aged 18 or over"),
     "senior": ("是否年满60周岁", "Aged 60 or over"),
+    "licenses": ("持有的证照（名称、状态）", "Licenses held (type and status)"),
 }
 ENTERPRISE_ATTRIBUTES: dict[str, tuple[str, str]] = {
     "name": ("企业名称", "Enterprise name"),
     "uscc": ("统一社会信用代码", "Unified social credit code"),
     "registration_status": ("登记状态", "Registration status"),
     "credit_class": ("公共信用等级", "Public credit class"),
+    "licenses": ("持有的证照（名称、状态）", "Licenses held (type and status)"),
 }
 CATALOGUE = {"person": PERSON_ATTRIBUTES, "enterprise": ENTERPRISE_ATTRIBUTES}
-_KEYS = {"name", "name_en", "subjects", "use", "paper", "place", "attributes"}
+_KEYS = {"name", "name_en", "subjects", "use", "paper", "place", "attributes", "window"}
 
 
 class SceneConfigError(ValueError):
@@ -51,9 +53,13 @@ class Scene:
     accepts_paper: bool
     place: str | None
     attributes: Mapping[str, tuple[str, ...]]
+    # Released besides, only to window staff at the scene's hall (一站式: what the window needs
+    # to serve the person, not what a queue kiosk needs).
+    window: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
-    def releases(self, subject: str) -> tuple[str, ...]:
-        return self.attributes.get(subject, ())
+    def releases(self, subject: str, *, window: bool = False) -> tuple[str, ...]:
+        extra = self.window.get(subject, ()) if window else ()
+        return self.attributes.get(subject, ()) + extra
 
 
 def parse_scenes(document: Any, source: str = "scenes") -> dict[str, Scene]:
@@ -78,14 +84,10 @@ def _scene(where: str, key: str, spec: Any) -> Scene:
         raise SceneConfigError(f"{where}: use must be once or many")
     if spec.get("place") not in (None, "hall"):
         raise SceneConfigError(f"{where}: place may only be hall")
-    attributes: dict[str, tuple[str, ...]] = {}
-    for subject, names in (spec.get("attributes") or {}).items():
-        if subject not in subjects:
-            raise SceneConfigError(f"{where}: attributes for {subject}, which it does not accept")
-        bad = [n for n in names or () if n not in CATALOGUE[subject]]
-        if bad:
-            raise SceneConfigError(f"{where}: unknown {subject} attributes {bad}")
-        attributes[subject] = tuple(names or ())
+    attributes = _attributes(where, subjects, spec.get("attributes"))
+    window = _attributes(where, subjects, spec.get("window"))
+    if window and spec.get("place") != "hall":
+        raise SceneConfigError(f"{where}: window attributes need place: hall")
     if not isinstance(spec.get("name"), str) or not isinstance(spec.get("name_en"), str):
         raise SceneConfigError(f"{where}: name and name_en are required")
     return Scene(
@@ -97,7 +99,20 @@ def _scene(where: str, key: str, spec: Any) -> Scene:
         accepts_paper=bool(spec.get("paper", False)),
         place=spec.get("place"),
         attributes=attributes,
+        window=window,
     )
+
+
+def _attributes(where: str, subjects: frozenset[str], spec: Any) -> dict[str, tuple[str, ...]]:
+    attributes: dict[str, tuple[str, ...]] = {}
+    for subject, names in (spec or {}).items():
+        if subject not in subjects:
+            raise SceneConfigError(f"{where}: attributes for {subject}, which it does not accept")
+        bad = [n for n in names or () if n not in CATALOGUE[subject]]
+        if bad:
+            raise SceneConfigError(f"{where}: unknown {subject} attributes {bad}")
+        attributes[subject] = tuple(names or ())
+    return attributes
 
 
 @lru_cache(maxsize=8)

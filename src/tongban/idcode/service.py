@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from tongban.catalog.models import Hall
 from tongban.common.masking import mask_id_number, mask_name
 from tongban.common.ratelimit import RateLimiter, rate_limited
+from tongban.crypto.primitives import sm3
 from tongban.crypto.service import Keyring
 from tongban.db import utcnow
 from tongban.errors import DomainError
@@ -33,6 +35,7 @@ from tongban.settings import Settings
 CHINA = timezone(timedelta(hours=8))  # no daylight saving: a fixed offset is exact
 PAPER_AGE_UNDER = 18
 PAPER_AGE_FROM = 60
+PAPER_MISMATCH_LIMIT = 5
 
 
 @dataclass
@@ -269,21 +272,26 @@ def scan(session: Session, codes: Codes, request: ScanRequest) -> ScanOutcome:
     changes nothing: a gate that retries after a timeout does not spend a second use.
     """
     place = scene_place(request.scene, request.verifier)
-    if request.idempotency_key:
+    key = (request.idempotency_key or "").strip() or None
+    fingerprint = sm3(
+        "\x1f".join([request.scene.key, request.token.strip(), request.id_number or ""]).encode()
+    ).hex()
+    if key is not None:
         earlier = session.scalars(
             select(CodeScan).where(
                 CodeScan.verifier_id == request.verifier.account_id,
-                CodeScan.idempotency_key == request.idempotency_key,
+                CodeScan.idempotency_key == key,
             )
         ).first()
-        if earlier is not None and earlier.response is not None:
-            return ScanOutcome(earlier.status, earlier.response)
+        if earlier is not None:
+            return _replayed(session, codes, earlier, fingerprint)
     row = CodeScan(
         scene=request.scene.key,
         verifier_id=request.verifier.account_id,
         verifier_name=request.verifier_name,
         place=place,
-        idempotency_key=request.idempotency_key,
+        idempotency_key=key,
+        request_hash=fingerprint if key else None,
         attributes=[],
         at=utcnow(),
     )
@@ -297,7 +305,10 @@ def scan(session: Session, codes: Codes, request: ScanRequest) -> ScanOutcome:
             row.outcome = refused.code
         row.status = outcome.status
         # Only a retry can ask for the answer again, and only a request with a key can retry.
-        row.response = outcome.body if request.idempotency_key else None
+        if key is not None:
+            row.response_enc = codes.keyring.encrypt(
+                session, "code_scan.response", json.dumps(outcome.body, ensure_ascii=False)
+            )
         session.add(row)
         session.flush()
     except IntegrityError:
@@ -310,6 +321,29 @@ def scan(session: Session, codes: Codes, request: ScanRequest) -> ScanOutcome:
             status=409,
         ) from None
     return outcome
+
+
+RETRY_WINDOW = timedelta(minutes=10)
+
+
+def _replayed(session: Session, codes: Codes, earlier: CodeScan, fingerprint: str) -> ScanOutcome:
+    """The first answer again, for the same request retried within minutes; else a refusal."""
+    if earlier.request_hash != fingerprint:
+        raise DomainError(
+            code="idempotency_key_reused",
+            title="该请求编号已用于另一次扫码",
+            title_en="This Idempotency-Key was used for a different scan",
+            status=422,
+        )
+    if earlier.at < utcnow() - RETRY_WINDOW or earlier.response_enc is None:
+        raise DomainError(
+            code="idempotency_key_expired",
+            title="重试已超时，请重新扫码",
+            title_en="Too late to retry with this Idempotency-Key; scan again",
+            status=422,
+        )
+    body = json.loads(codes.keyring.decrypt(session, "code_scan.response", earlier.response_enc))
+    return ScanOutcome(earlier.status, body)
 
 
 def _accept(
@@ -340,7 +374,8 @@ def _accept(
                 session.flush()
         except IntegrityError:
             raise CodeRefused("code_replayed") from None
-    names = scene.releases(issue.subject_type)
+    at_window = place is not None and place in request.verifier.bindings(Role.WINDOW_STAFF)
+    names = scene.releases(issue.subject_type, window=at_window)
     row.attributes = list(names)
     body: dict[str, Any] = {
         "valid": True,
@@ -384,6 +419,16 @@ def _check_paper(
         raise CodeRefused("code_paper_not_accepted")
     if not id_number or not id_number.strip():
         raise CodeRefused("code_id_check_required")
+    misses = session.scalar(
+        select(func.count(CodeScan.id)).where(
+            CodeScan.ref == issue.ref,
+            CodeScan.outcome == "code_id_mismatch",
+            CodeScan.at > utcnow() - timedelta(days=1),
+        )
+    )
+    if (misses or 0) >= PAPER_MISMATCH_LIMIT:
+        # Guessing ID numbers against a photographed card would otherwise end in a hit.
+        raise CodeRefused("code_locked")
     person = session.get(Person, issue.person_id)
     index = keyring.blind_index(session, "person.id_number", normalize_id_number(id_number))
     if person is None or person.id_number_index != index:
@@ -430,19 +475,25 @@ def release(
     session: Session, keyring: Keyring, issue: CodeIssue, names: tuple[str, ...]
 ) -> dict[str, Any]:
     """Exactly the named attributes of the code's holder: nothing is read that is not released."""
+    subject = Subject(issue.subject_type, issue.person_id, issue.enterprise_id)
+    held = {n: HOLDINGS[n](session, subject) for n in names if n in HOLDINGS}
+    own = [n for n in names if n not in HOLDINGS]
     if issue.subject_type == "person":
         person = session.get(Person, issue.person_id)
         assert person is not None
-        return {n: PERSON_RESOLVERS[n](session, keyring, person) for n in names}
-    enterprise = session.get(Enterprise, issue.enterprise_id)
-    assert enterprise is not None
-    return {n: ENTERPRISE_RESOLVERS[n](enterprise) for n in names}
+        values = {n: PERSON_RESOLVERS[n](session, keyring, person) for n in own}
+    else:
+        enterprise = session.get(Enterprise, issue.enterprise_id)
+        assert enterprise is not None
+        values = {n: ENTERPRISE_RESOLVERS[n](enterprise) for n in own}
+    return {n: held[n] if n in held else values[n] for n in names}
 
 
 # -- hall check-in -----------------------------------------------------------------------------
 
-# What a window sees of a holder besides the ticket: modules with cases or licenses add a
-# provider here (subject -> list of items). Each item is a dict ready for JSON.
+# Attributes that other modules hold about a subject (what licenses, what open cases): each
+# registers a provider under the attribute's name in the scene catalogue; a scene releases it
+# like any other attribute (the hall releases them to window staff only).
 HoldingsProvider = Callable[[Session, Subject], list[dict[str, Any]]]
 HOLDINGS: dict[str, HoldingsProvider] = {}
 
@@ -479,15 +530,12 @@ def check_in(session: Session, hall_key: str, issue: CodeIssue, scan: CodeScan) 
             QueueTicket.seq < seq,
         )
     )
-    subject = Subject(issue.subject_type, issue.person_id, issue.enterprise_id)
     result: dict[str, Any] = {
         "key": hall.key,
         "name": hall.name,
         "ticket": ticket.number,
         "waiting_ahead": int(ahead or 0),
     }
-    for name, provider in sorted(HOLDINGS.items()):
-        result[name] = provider(session, subject)
     return result
 
 

@@ -34,7 +34,7 @@ def verify_token(text: str, lists: Mapping[str, TrustList], *, now: int, skew: i
     if trust is None:
         raise CodeRefused("code_wrong_region", f"issued by region {claims.region_code}")
     key = trust.keys.get(claims.kid)
-    if key is None or key.use != "code":
+    if key is None or key.use != "code" or key.owner != f"region:{claims.region_code}":
         raise CodeRefused("code_forged", f"key {claims.kid} is not in the trust list")
     if key.status == "revoked":
         raise CodeRefused("code_key_revoked", f"key {claims.kid} was revoked")

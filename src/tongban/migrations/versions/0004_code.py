@@ -119,8 +119,9 @@ def upgrade() -> None:
         sa.Column("enterprise_id", sa.Integer(), nullable=True),
         sa.Column("attributes", sa.JSON(), nullable=False),
         sa.Column("idempotency_key", sa.String(length=100), nullable=True),
+        sa.Column("request_hash", sa.String(length=64), nullable=True),
         sa.Column("status", sa.Integer(), nullable=False),
-        sa.Column("response", sa.JSON(), nullable=True),
+        sa.Column("response_enc", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
             ["enterprise_id"],
             ["enterprises.id"],
