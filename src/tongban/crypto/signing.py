@@ -39,6 +39,7 @@ from tongban.settings import Settings
 PRIVATE_FIELD = "signing_key.private"
 ROOT = "root"
 _CACHE_SECONDS = 60.0
+_MIN_REFRESH_SECONDS = 5.0
 
 # purpose -> whether a retired key of that purpose must still be published (now).
 PublishRule = Callable[[Session, SigningKey, datetime], bool]
@@ -186,6 +187,7 @@ class SigningKeys:
             kid, signer = cached.value
             if self._still_active(session, kid):
                 return kid, signer
+            self.forget()  # keys changed elsewhere: what this process published is stale too
         row = self._active_row(session, purpose, owner)
         if row is None:
             self.ensure(session, purpose, owner)
@@ -205,6 +207,7 @@ class SigningKeys:
             kid, key = cached.value
             if self._still_active(session, kid):
                 return kid, key
+            self.forget()
         self.ensure(session, "sdjwt", owner)
         row = self._active_row(session, "sdjwt", owner)
         assert row is not None
@@ -248,7 +251,12 @@ class SigningKeys:
         """A value kept for a minute in this process (trust lists are read on every scan)."""
         now = time.monotonic()
         entry = self._cache.get(name)
-        if not refresh and entry is not None and now - entry.at < _CACHE_SECONDS:
+        # A refresh is asked for when a code names a key not seen yet; at most one every few
+        # seconds, so a stream of made-up key ids cannot make every scan rebuild the list.
+        fresh_enough = entry is not None and now - entry.at < _MIN_REFRESH_SECONDS
+        if entry is not None and (
+            fresh_enough or (not refresh and now - entry.at < _CACHE_SECONDS)
+        ):
             return entry.value
         value = make()
         with self._lock:
