@@ -207,8 +207,11 @@ def _resolver_on(url: str) -> None:
     try:
         for target in (10_000, 100_000, 1_000_000):
             holders_made, total = _grow(raw, target, total, holders_made, type_ids, department)
-            with engine.connect() as conn:
-                conn.execute(text("ANALYZE"))
+            # VACUUM too, not just ANALYZE: otherwise autovacuum wakes up after a million-row
+            # COPY and takes a core while the look-ups are being timed.
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("VACUUM ANALYZE licenses"))
+                conn.execute(text("VACUUM ANALYZE persons"))
             timings = []
             with transaction(sessions) as session:
                 resolve_materials(session, SCHOOL, applicant, date.today())  # warm
