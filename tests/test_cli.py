@@ -117,6 +117,8 @@ def test_demo_makes_its_own_key_and_keys_rotate(tmp_path: Path) -> None:
     assert code == 0 and '"format": "tongban-trust-list/1"' in out, out
     code, out = run("audit", "verify", "--db", db)
     assert code == 0 and "audit chain intact" in out
+    code, out = run("calendar", "seed", "--db", db)  # the demo seeded it already
+    assert code == 0 and "nothing new" in out and "calendar knows 2004" in out, out
 
 
 def test_audit_verify_says_where_the_chain_breaks(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ accounts_app = typer.Typer(help="Accounts.", no_args_is_help=True)
 license_app = typer.Typer(
     help="电子证照: verify license documents offline, expire due licenses.", no_args_is_help=True
 )
+calendar_app = typer.Typer(help="工作日: the working-day calendar.", no_args_is_help=True)
 code_app = typer.Typer(
     help="随申码: verify codes offline, export the trust list.", no_args_is_help=True
 )
@@ -31,6 +32,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(code_app, name="code")
 app.add_typer(license_app, name="license")
+app.add_typer(calendar_app, name="calendar")
 
 DbOption = Annotated[
     Path | None,
@@ -454,6 +456,25 @@ def _read_json(path: Path) -> Any:
         raise _fail(f"cannot read {path}: {exc}") from exc
 
 
+@calendar_app.command("seed")
+def calendar_seed(db: DbOption = None) -> None:
+    """Enter every year the chinesecalendar package knows and the database does not yet."""
+    from tongban.db import make_sessionmaker, transaction
+    from tongban.workdays.service import known_years, seed_from_chinesecalendar
+
+    settings = _settings(db)
+    engine = _engine(settings)
+    _require_current_schema(engine)
+    with transaction(make_sessionmaker(engine)) as session:
+        added = seed_from_chinesecalendar(session)
+        years = known_years(session)
+    typer.echo(
+        f"calendar knows {years[0]}–{years[-1]}"
+        + (f"; added {len(added)} years" if added else "; nothing new")
+        + (f". Enter {years[-1] + 1} when it is published" if years else "")
+    )
+
+
 @license_app.command("expire")
 def license_expire(db: DbOption = None) -> None:
     """失效: mark every license whose validity has ended (run daily)."""
@@ -575,6 +596,7 @@ def demo(
     from tongban.licenses.demo import load_demo_licenses
     from tongban.licenses.service import Registry
     from tongban.migrate import upgrade
+    from tongban.workdays.service import seed_from_chinesecalendar
 
     settings = _settings(db)
     engine = _engine(settings)
@@ -592,6 +614,8 @@ def demo(
                 f"demo people, enterprises and accounts loaded: {', '.join(accounts)} "
                 f"(password {DEMO_PASSWORD}, demo databases only)"
             )
+            years = seed_from_chinesecalendar(session)
+            typer.echo(f"working-day calendar: {years[0]}–{years[-1]}")
             signing = SigningKeys(settings, ring)
             licenses = load_demo_licenses(session, Registry(settings, ring, signing))
             typer.echo(f"demo licenses issued and signed: {licenses}")

@@ -13,6 +13,7 @@ MODEL_MODULES = (
     "tongban.idcode.models",
     "tongban.identity.models",
     "tongban.licenses.models",
+    "tongban.workdays.models",
 )
 
 
