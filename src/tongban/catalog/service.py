@@ -701,3 +701,34 @@ def matter_materials_facts(session: Session, code: str) -> MatterMaterialsFacts:
             for m in rows
         ],
     )
+
+
+@dataclass(frozen=True)
+class FormFieldFacts:
+    key: str
+    label: str
+    type: str
+    options: tuple[str, ...]
+    required: bool
+    registry: str | None
+    prefillable: bool
+
+
+def matter_form_facts(session: Session, code: str) -> list[FormFieldFacts]:
+    """A matter's form fields, in order, with their data elements."""
+    matter = _matter_or_404(session, code)
+    rows = session.scalars(
+        select(MatterField).where(MatterField.matter_id == matter.id).order_by(MatterField.position)
+    ).all()
+    return [
+        FormFieldFacts(
+            key=f.element.key,
+            label=f.label or f.element.label,
+            type=f.element.type,
+            options=tuple(f.element.options),
+            required=f.required,
+            registry=f.element.base_registry,
+            prefillable=f.prefillable,
+        )
+        for f in rows
+    ]

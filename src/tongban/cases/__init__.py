@@ -1,0 +1,1 @@
+"""办件: applications, from the form to the result."""
