@@ -7,6 +7,7 @@ import importlib
 # By name, so no linter can mistake these imports for unused ones and drop them.
 MODEL_MODULES = (
     "tongban.audit.models",
+    "tongban.cases.models",
     "tongban.catalog.models",
     "tongban.crypto.models",
     "tongban.crypto.signing",  # registers the encrypted private halves for key rotation

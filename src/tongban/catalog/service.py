@@ -732,3 +732,73 @@ def matter_form_facts(session: Session, code: str) -> list[FormFieldFacts]:
         )
         for f in rows
     ]
+
+
+@dataclass(frozen=True)
+class MatterCaseFacts:
+    """What handling a case of a matter needs from the catalog."""
+
+    code: str
+    name: str
+    for_person: bool
+    for_enterprise: bool
+    promised_days: int
+    department_key: str
+    department_name: str
+    department_district: str | None
+    department_level: str
+    halls: tuple[str, ...]  # specialized halls the matter names, if any
+    issues_license: str | None  # the license type key an approval issues
+
+
+def matter_case_facts(session: Session, code: str) -> MatterCaseFacts:
+    m = _matter_or_404(session, code)
+    department = session.get(Department, m.department_id)
+    assert department is not None
+    license_key = (
+        session.scalar(select(LicenseType.key).where(LicenseType.id == m.issues_license_id))
+        if m.issues_license_id
+        else None
+    )
+    return MatterCaseFacts(
+        code=m.code,
+        name=m.name,
+        for_person=m.for_person,
+        for_enterprise=m.for_enterprise,
+        promised_days=m.promised_days,
+        department_key=department.key,
+        department_name=department.name,
+        department_district=department.district_code,
+        department_level=department.level,
+        halls=tuple(m.definition.get("halls") or ()),
+        issues_license=license_key,
+    )
+
+
+def hall_for(
+    session: Session,
+    facts: MatterCaseFacts,
+    *,
+    street: str | None,
+    district: str | None,
+    enterprise: bool,
+) -> Hall | None:
+    """两个集中: where a case is accepted. A named specialized hall; else, for an enterprise,
+    its district's administrative service centre; for a person, the community affairs centre
+    of their street (or their district's first), within the department's district if local."""
+    if facts.halls:
+        return session.scalars(select(Hall).where(Hall.key == facts.halls[0])).first()
+    local = facts.department_level in ("district", "street")
+    where = facts.department_district if local else district
+    if enterprise:
+        return session.scalars(
+            select(Hall)
+            .where(Hall.kind == "district_center", Hall.district_code == where)
+            .order_by(Hall.key)
+        ).first()
+    query = select(Hall).where(Hall.kind == "street_center")
+    if street and (not local or (district == where)):
+        found = session.scalars(query.where(Hall.street_code == street).order_by(Hall.key)).first()
+        if found is not None:
+            return found
+    return session.scalars(query.where(Hall.district_code == where).order_by(Hall.key)).first()

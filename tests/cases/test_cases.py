@@ -1,0 +1,300 @@
+"""Cases end to end: idempotent creation, routing, every transition and refusal, the working-day
+clock with its 补正 pause, and an approval that issues the license."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from tests.conftest import migrated_engine
+from tests.idcode.conftest import World, build_world
+from tongban.cases.models import Case
+from tongban.catalog.loader import read_catalog
+from tongban.catalog.models import Department, Hall, LicenseType, Matter
+from tongban.identity.models import Account, Enterprise, Person
+from tongban.identity.schemas import Role
+from tongban.identity.service import create_account
+from tongban.workdays.service import calendar, known_years, seed_from_chinesecalendar
+
+SCHOOL = "20P010000001"
+
+
+@pytest.fixture(scope="module")
+def full(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    with migrated_engine(backend, Path(tmp_path_factory.mktemp("cases"))) as engine:
+        for world in build_world(engine, read_catalog()):
+            with world.session() as session:
+                seed_from_chinesecalendar(session)
+                shared = session.scalars(select(Account.password_hash)).first()
+                for key in session.scalars(select(Department.key)):
+                    create_account(
+                        session,
+                        f"rev_{key}",
+                        None,
+                        [(Role.REVIEWER, key)],
+                        password_hash=shared,
+                        display_name=f"{key} 审核",
+                    )
+                session.commit()
+            yield world
+
+
+@pytest.fixture(autouse=True)
+def a_known_day(full: World, monkeypatch: pytest.MonkeyPatch) -> date:
+    """Cases are handled on 1 June of the newest year the calendar knows: deadlines then never
+    run into an unknown year, whatever day the tests run on."""
+    with full.session() as session:
+        day = date(max(known_years(session)), 6, 1)
+    monkeypatch.setattr("tongban.licenses.service.today", lambda: day)
+    return day
+
+
+def filled(world: World, code: str, user: str, **params: str) -> dict[str, Any]:
+    """The form as the applicant would send it: prefilled values, the rest made up validly."""
+    form = world.client.get(f"/api/v1/matters/{code}/form", params=params, headers=world.auth(user))
+    assert form.status_code == 200, form.text
+    values = {}
+    for f in form.json()["fields"]:
+        if f["value"] is not None:
+            values[f["key"]] = f["value"]
+        elif f["required"]:
+            values[f["key"]] = _made_up(f)
+    return values
+
+
+def _made_up(field: dict[str, Any]) -> Any:
+    kind = field["type"]
+    return {
+        "enum": (field["options"] or ["-"])[0],
+        "date": "2026-01-05",
+        "integer": 1,
+        "decimal": "1",
+        "boolean": True,
+        "phone": "13800138000",
+        "postal_code": "200000",
+        "id_number": "310101194803124297",
+        "uscc": "91310000MA1FL8TQ3N",
+    }.get(kind, "测试填写")
+
+
+def apply(
+    world: World, code: str, user: str = "citizen1", key: str | None = None, **body: Any
+) -> Any:
+    params = {"uscc": body["uscc"]} if body.get("uscc") else {}
+    payload = {"matter": code, "form": filled(world, code, user, **params), **body}
+    headers = world.auth(user) | ({"idempotency-key": key} if key else {})
+    return world.client.post("/api/v1/cases", json=payload, headers=headers)
+
+
+def move(world: World, case_id: int, user: str, action: str, reason: str | None = None) -> Any:
+    return world.client.post(
+        f"/api/v1/cases/{case_id}/transitions",
+        json={"action": action, "reason": reason},
+        headers=world.auth(user),
+    )
+
+
+def reviewer_of(world: World, code: str) -> str:
+    with world.session() as session:
+        key = session.scalar(
+            select(Department.key)
+            .join(Matter, Matter.department_id == Department.id)
+            .where(Matter.code == code)
+        )
+    return f"rev_{key}"
+
+
+def test_a_person_applies_and_the_case_goes_to_their_street_centre(full: World) -> None:
+    r = apply(full, SCHOOL)
+    assert r.status_code == 201, r.text
+    case = r.json()
+    assert case["status"] == "submitted"
+    assert case["number"].startswith("TB")
+    with full.session() as session:
+        person = session.get(
+            Person, session.scalar(select(Account.person_id).where(Account.username == "citizen1"))
+        )
+        hall = session.scalars(select(Hall).where(Hall.key == case["hall"])).one()
+    assert person is not None
+    assert hall.kind == "street_center"
+    assert hall.district_code == person.district_code
+    materials = {m["key"]: m["resolution"] for m in case["materials"]}
+    assert materials["household_register"] == "license"
+    assert [h["action"] for h in case["history"]] == ["create", "submit"]
+
+
+def test_the_same_idempotency_key_returns_the_first_case(full: World) -> None:
+    first = apply(full, SCHOOL, key="app-retry-1").json()
+    again = apply(full, SCHOOL, key="app-retry-1").json()
+    other = apply(full, SCHOOL, key="app-retry-2").json()
+    assert again["id"] == first["id"]
+    assert other["id"] != first["id"]
+    with full.session() as session:
+        count = session.scalar(select(Case.id).where(Case.idempotency_key == "app-retry-1"))
+    assert count == first["id"]
+
+
+def test_an_enterprise_case_goes_to_its_district_centre(full: World) -> None:
+    with full.session() as session:
+        enterprise = session.scalars(select(Enterprise).order_by(Enterprise.id)).first()
+        assert enterprise is not None
+        uscc, district = enterprise.uscc, enterprise.district_code
+        code = session.scalars(
+            select(Matter.code)
+            .where(Matter.for_enterprise.is_(True), Matter.for_person.is_(False))
+            .order_by(Matter.code)
+        ).first()
+    assert code
+    r = apply(full, code, "enterprise1", uscc=uscc)
+    assert r.status_code == 201, r.text
+    with full.session() as session:
+        hall = session.scalars(select(Hall).where(Hall.key == r.json()["hall"])).one()
+    assert hall.kind in ("district_center", "specialized")
+    if hall.kind == "district_center":
+        assert hall.district_code == district
+
+
+def test_bad_forms_are_refused_field_by_field(full: World) -> None:
+    r = full.client.post(
+        "/api/v1/cases",
+        json={"matter": SCHOOL, "form": {"person.phone": "12345", "made.up": "x"}},
+        headers=full.auth("citizen1"),
+    )
+    assert r.status_code == 422
+    fields = {e["field"] for e in r.json()["errors"]}
+    assert "form.person.phone" in fields
+    assert "form.made.up" in fields
+    assert any(e["code"] == "missing" for e in r.json()["errors"])
+
+
+def test_the_whole_road_with_a_correction_pause(full: World) -> None:
+    case = apply(full, SCHOOL).json()
+    reviewer = reviewer_of(full, SCHOOL)
+    refused = move(full, case["id"], "citizen1", "accept")
+    assert refused.status_code == 409
+    assert refused.json()["allowed"] == []
+    accepted = move(full, case["id"], reviewer, "accept").json()
+    with full.session() as session:
+        cal = calendar(session)
+        promised = session.scalar(select(Matter.promised_days).where(Matter.code == SCHOOL))
+        from tongban.licenses.service import today
+
+        assert accepted["due_date"] == cal.add_working_days(today(), promised).isoformat()
+    assert move(full, case["id"], reviewer, "request_correction").status_code == 422  # no reason
+    paused = move(full, case["id"], reviewer, "request_correction", "户口簿页不清晰").json()
+    assert paused["status"] == "correction_requested"
+    assert paused["paused"] is True
+    # Three working days pass before the applicant corrects it.
+    with full.session() as session:
+        from tongban.licenses.service import today
+
+        start = today()
+        cal = calendar(session)
+        back = start
+        while cal.working_days_between(back, start) < 3:
+            back -= timedelta(days=1)
+        session.execute(update(Case).where(Case.id == case["id"]).values(paused_since=back))
+        session.commit()
+    resumed = move(full, case["id"], "citizen1", "resubmit").json()
+    assert resumed["status"] == "accepted"
+    with full.session() as session:
+        cal = calendar(session)
+        from datetime import date
+
+        assert (
+            resumed["due_date"]
+            == cal.add_working_days(date.fromisoformat(accepted["due_date"]), 3).isoformat()
+        )
+    assert move(full, case["id"], reviewer, "start_review").json()["status"] == "under_review"
+    approved = move(full, case["id"], reviewer, "approve").json()
+    assert approved["status"] == "approved"
+    wrong = move(full, case["id"], reviewer, "deny", "晚了")
+    assert wrong.status_code == 409
+    assert wrong.json()["allowed"] == ["deliver"]
+    done = move(full, case["id"], reviewer, "deliver").json()
+    assert done["status"] == "delivered"
+    actions = [h["action"] for h in done["history"]]
+    assert actions == [
+        "create",
+        "submit",
+        "accept",
+        "request_correction",
+        "resubmit",
+        "start_review",
+        "approve",
+        "deliver",
+    ]
+
+
+def test_an_approval_issues_the_matters_license(full: World) -> None:
+    with full.session() as session:
+        row = session.execute(
+            select(Matter.code, LicenseType.key)
+            .join(LicenseType, LicenseType.id == Matter.issues_license_id)
+            .where(Matter.for_person.is_(True), LicenseType.holder == "person")
+            .order_by(Matter.promised_days, Matter.code)
+        ).first()
+    assert row is not None
+    code, type_key = row
+    case = apply(full, code).json()
+    reviewer = reviewer_of(full, code)
+    for action in ("accept", "start_review"):
+        r = move(full, case["id"], reviewer, action)
+        assert r.status_code == 200, r.text
+    approved = move(full, case["id"], reviewer, "approve").json()
+    identifier = approved["license"]
+    assert identifier.startswith("1.2.156.3005.2.")
+    mine = full.client.get("/api/v1/me/licenses", headers=full.auth("citizen1")).json()
+    assert identifier in [d["identifier"] for d in mine["items"]]
+    document = next(d for d in mine["items"] if d["identifier"] == identifier)
+    assert document["type"]["key"] == type_key
+    assert document["matter"] == code
+
+
+def test_others_cannot_see_or_move_a_case(full: World) -> None:
+    case = apply(full, SCHOOL).json()
+    assert (
+        full.client.get(f"/api/v1/cases/{case['id']}", headers=full.auth("citizen2")).status_code
+        == 404
+    )
+    assert move(full, case["id"], "citizen2", "submit").status_code == 404
+    assert (
+        move(
+            full,
+            case["id"],
+            "rev_sh-gaj" if reviewer_of(full, SCHOOL) != "rev_sh-gaj" else "rev_sh-scjgj",
+            "accept",
+        ).status_code
+        == 404
+    )
+    mine = full.client.get("/api/v1/me/cases", headers=full.auth("citizen1")).json()
+    assert case["id"] in [c["id"] for c in mine]
+
+
+def test_a_deadline_into_an_unknown_year_is_refused_not_guessed(
+    full: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with full.session() as session:
+        last = max(known_years(session))
+        code = session.scalars(
+            select(Matter.code)
+            .where(Matter.for_person.is_(True), Matter.promised_days >= 1)
+            .order_by(Matter.code)
+        ).first()
+    assert code
+    case = apply(full, code).json()
+    monkeypatch.setattr("tongban.licenses.service.today", lambda: date(last, 12, 31))
+    r = move(full, case["id"], reviewer_of(full, code), "accept")
+    assert r.status_code == 409
+    assert r.json()["code"] == "calendar_year_unknown"
+    assert (
+        full.client.get(f"/api/v1/cases/{case['id']}", headers=full.auth("citizen1")).json()[
+            "status"
+        ]
+        == "submitted"
+    )  # nothing changed
