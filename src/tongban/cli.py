@@ -21,6 +21,7 @@ accounts_app = typer.Typer(help="Accounts.", no_args_is_help=True)
 license_app = typer.Typer(
     help="电子证照: verify license documents offline, expire due licenses.", no_args_is_help=True
 )
+cases_app = typer.Typer(help="办件: applications.", no_args_is_help=True)
 calendar_app = typer.Typer(help="工作日: the working-day calendar.", no_args_is_help=True)
 code_app = typer.Typer(
     help="随申码: verify codes offline, export the trust list.", no_args_is_help=True
@@ -33,6 +34,7 @@ app.add_typer(accounts_app, name="accounts")
 app.add_typer(code_app, name="code")
 app.add_typer(license_app, name="license")
 app.add_typer(calendar_app, name="calendar")
+app.add_typer(cases_app, name="cases")
 
 DbOption = Annotated[
     Path | None,
@@ -473,6 +475,21 @@ def calendar_seed(db: DbOption = None) -> None:
         + (f"; added {len(added)} years" if added else "; nothing new")
         + (f". Enter {years[-1] + 1} when it is published" if years else "")
     )
+
+
+@cases_app.command("sweep")
+def cases_sweep(db: DbOption = None) -> None:
+    """预警 and overdue: mark cases at 80% of their time and past their due date (run daily)."""
+    from tongban.cases.service import sweep
+    from tongban.db import make_sessionmaker, transaction
+    from tongban.licenses.service import today
+
+    settings = _settings(db)
+    engine = _engine(settings)
+    _require_current_schema(engine)
+    with transaction(make_sessionmaker(engine)) as session:
+        warned, late = sweep(session, today())
+    typer.echo(f"{warned} cases warned, {late} overdue")
 
 
 @license_app.command("expire")

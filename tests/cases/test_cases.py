@@ -298,3 +298,57 @@ def test_a_deadline_into_an_unknown_year_is_refused_not_guessed(
         ]
         == "submitted"
     )  # nothing changed
+
+
+def test_the_daily_sweep_warns_at_80_percent_and_marks_overdue(
+    full: World, a_known_day: date
+) -> None:
+    from tongban.cases.service import sweep
+
+    reviewer = reviewer_of(full, SCHOOL)
+    case = apply(full, SCHOOL).json()
+    accepted = move(full, case["id"], reviewer, "accept").json()
+    due = date.fromisoformat(accepted["due_date"])
+    with full.session() as session:
+        cal = calendar(session)
+        total = cal.working_days_between(a_known_day, due)
+        # The day on which 80% of the working days are used, and the day after the due date.
+        day = a_known_day
+        while cal.working_days_between(a_known_day, day) < 0.8 * total:
+            day += timedelta(days=1)
+        sweep(session, day - timedelta(days=1))  # short of 80%: not yet
+        session.commit()
+    early = full.client.get(f"/api/v1/cases/{case['id']}", headers=full.auth("citizen1")).json()
+    assert early["warning"] is False
+    with full.session() as session:
+        warned, _ = sweep(session, day)
+        session.commit()
+    assert warned >= 1
+    flagged = full.client.get(f"/api/v1/cases/{case['id']}", headers=full.auth("citizen1")).json()
+    assert flagged["warning"] is True
+    assert flagged["overdue"] is False
+    with full.session() as session:
+        _, late = sweep(session, due + timedelta(days=1))
+        session.commit()
+    assert late >= 1
+    queue = full.client.get("/api/v1/cases/queue", headers=full.auth(reviewer)).json()
+    ours = next(c for c in queue if c["id"] == case["id"])
+    assert ours["overdue"] is True
+    dues = [c["due_date"] for c in queue if c["due_date"]]
+    assert dues == sorted(dues)
+    assert full.client.get("/api/v1/cases/queue", headers=full.auth("citizen1")).status_code == 403
+
+
+def test_a_case_paused_for_correction_is_not_marked(full: World, a_known_day: date) -> None:
+    from tongban.cases.service import sweep
+
+    reviewer = reviewer_of(full, SCHOOL)
+    case = apply(full, SCHOOL).json()
+    accepted = move(full, case["id"], reviewer, "accept").json()
+    move(full, case["id"], reviewer, "request_correction", "材料不全")
+    with full.session() as session:
+        sweep(session, date.fromisoformat(accepted["due_date"]) + timedelta(days=10))
+        session.commit()
+    paused = full.client.get(f"/api/v1/cases/{case['id']}", headers=full.auth("citizen1")).json()
+    assert paused["overdue"] is False
+    assert paused["warning"] is False

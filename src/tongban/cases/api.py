@@ -7,10 +7,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel, Field
 
-from tongban.access import AUTHENTICATED
+from tongban.access import AUTHENTICATED, allow
 from tongban.cases import service as cases
 from tongban.cases.form import build_form
 from tongban.deps import DbSession
+from tongban.identity.schemas import Role
 from tongban.identity.service import Principal
 from tongban.licenses import service as licenses
 from tongban.licenses.api import registry_of
@@ -63,6 +64,8 @@ def case_out(db: DbSession, principal: Principal, case: Any) -> dict[str, Any]:
         "paused": case.paused_since is not None,
         "materials": case.materials,
         "license": case.license_identifier,
+        "warning": case.warned_on is not None,
+        "overdue": case.overdue_on is not None,
         "allowed_actions": sorted(cases.allowed_actions(case, roles)),
         "history": [
             {
@@ -105,6 +108,17 @@ def mine(
     db: DbSession, principal: Annotated[Principal, Depends(AUTHENTICATED)]
 ) -> list[dict[str, Any]]:
     return [case_out(db, principal, c) for c in cases.my_cases(db, principal)]
+
+
+@router.get(
+    "/cases/queue",
+    summary="Staff: the open cases of my halls and departments, nearest deadline first",
+)
+def staff_queue(
+    db: DbSession,
+    principal: Annotated[Principal, Depends(allow(Role.WINDOW_STAFF, Role.REVIEWER))],
+) -> list[dict[str, Any]]:
+    return [case_out(db, principal, c) for c in cases.queue(db, principal)]
 
 
 @router.get("/cases/{case_id}", summary="One case: status, due date, materials, history")

@@ -38,6 +38,8 @@ class Case(Base):
     paused_since: Mapped[date | None] = mapped_column(Date)  # 补正: the clock stops
     resume_to: Mapped[str | None] = mapped_column(String(24))
     license_identifier: Mapped[str | None] = mapped_column(String(120))
+    warned_on: Mapped[date | None] = mapped_column(Date)  # 预警: 80% of the time used
+    overdue_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

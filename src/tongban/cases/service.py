@@ -351,3 +351,62 @@ def history(session: Session, case: Case) -> list[CaseEvent]:
             select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
         )
     )
+
+
+OPEN = frozenset({"accepted", "under_review", "correction_requested"})
+WARN_SHARE = 0.8
+
+
+def sweep(session: Session, today: date) -> tuple[int, int]:
+    """The daily worker: mark cases that have used 80% of their working days (预警) and those
+    past their due date; a case paused for 补正 is not counted against. Returns (warned, late)."""
+    cal = calendar(session)
+    warned = late = 0
+    rows = session.scalars(
+        select(Case).where(
+            Case.status.in_(OPEN), Case.due_date.is_not(None), Case.paused_since.is_(None)
+        )
+    ).all()
+    for case in rows:
+        assert case.due_date is not None
+        assert case.accepted_on is not None
+        if today > case.due_date and case.overdue_on is None:
+            case.overdue_on = today
+            late += 1
+            _event(
+                session,
+                case,
+                "overdue",
+                case.status,
+                case.status,
+                "system",
+                f"应于{case.due_date}办结",
+            )
+        total = cal.working_days_between(case.accepted_on, case.due_date)
+        used = cal.working_days_between(case.accepted_on, min(today, case.due_date))
+        if case.warned_on is None and total and used >= WARN_SHARE * total:
+            case.warned_on = today
+            warned += 1
+            _event(session, case, "warning", case.status, case.status, "system", "已用时限的80%")
+    return warned, late
+
+
+def queue(session: Session, principal: Principal) -> list[Case]:
+    """The open cases of the caller's halls (window staff) and departments (reviewers), the
+    nearest deadline first."""
+    halls = principal.bindings(Role.WINDOW_STAFF)
+    departments = principal.bindings(Role.REVIEWER)
+    if not halls and not departments:
+        return []
+    from sqlalchemy import or_
+
+    return list(
+        session.scalars(
+            select(Case)
+            .where(
+                Case.status.in_(OPEN | {"submitted"}),
+                or_(Case.hall_key.in_(halls), Case.department_key.in_(departments)),
+            )
+            .order_by(Case.due_date.is_(None), Case.due_date, Case.id)
+        )
+    )

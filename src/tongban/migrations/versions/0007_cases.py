@@ -39,6 +39,8 @@ def upgrade() -> None:
         sa.Column("paused_since", sa.Date(), nullable=True),
         sa.Column("resume_to", sa.String(length=24), nullable=True),
         sa.Column("license_identifier", sa.String(length=120), nullable=True),
+        sa.Column("warned_on", sa.Date(), nullable=True),
+        sa.Column("overdue_on", sa.Date(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["created_by"], ["accounts.id"], name=op.f("fk_cases_created_by_accounts")
