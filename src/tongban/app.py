@@ -41,6 +41,7 @@ from tongban.licenses import pages as licenses_pages
 from tongban.licenses import service as licenses_service
 from tongban.licenses.service import Registry
 from tongban.migrate import is_current
+from tongban.notify import api as notify_api
 from tongban.portal.rendering import STATIC_DIR, render_error_page, wants_html
 from tongban.settings import Settings, get_settings
 from tongban.workdays import api as workdays_api
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(licenses_pages.router)
     app.include_router(workdays_api.router)
     app.include_router(cases_api.router)
+    app.include_router(notify_api.router)
     # A hall check-in shows the window the holder's licenses (one-stop service).
     HOLDINGS["licenses"] = lambda session, who: licenses_service.holdings(
         session, who.person_id, who.enterprise_id

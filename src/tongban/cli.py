@@ -492,6 +492,22 @@ def cases_sweep(db: DbOption = None) -> None:
     typer.echo(f"{warned} cases warned, {late} overdue")
 
 
+@cases_app.command("send-sms")
+def cases_send_sms(db: DbOption = None) -> None:
+    """Send the waiting SMS of the outbox (run every minute). This build's sender logs a
+    masked line; a deployment plugs in its provider's sender."""
+    from tongban.crypto.keys import keyring_for
+    from tongban.db import make_sessionmaker, transaction
+    from tongban.notify.service import LogSender, send_pending
+
+    settings = _settings(db)
+    engine = _engine(settings)
+    _require_current_schema(engine)
+    with transaction(make_sessionmaker(engine)) as session:
+        sent, failed = send_pending(session, keyring_for(settings), LogSender())
+    typer.echo(f"{sent} sms sent, {failed} failed (retried next time)")
+
+
 @license_app.command("expire")
 def license_expire(db: DbOption = None) -> None:
     """失效: mark every license whose validity has ended (run daily)."""

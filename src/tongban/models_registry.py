@@ -14,6 +14,7 @@ MODEL_MODULES = (
     "tongban.idcode.models",
     "tongban.identity.models",
     "tongban.licenses.models",
+    "tongban.notify.models",
     "tongban.workdays.models",
 )
 

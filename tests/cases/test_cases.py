@@ -352,3 +352,22 @@ def test_a_case_paused_for_correction_is_not_marked(full: World, a_known_day: da
     paused = full.client.get(f"/api/v1/cases/{case['id']}", headers=full.auth("citizen1")).json()
     assert paused["overdue"] is False
     assert paused["warning"] is False
+
+
+def test_the_applicant_is_told_of_every_step(full: World) -> None:
+    case = apply(full, SCHOOL, "citizen2").json()
+    reviewer = reviewer_of(full, SCHOOL)
+    move(full, case["id"], reviewer, "accept")
+    move(full, case["id"], reviewer, "request_correction", "请补充户口簿")
+    messages = full.client.get("/api/v1/me/inbox", headers=full.auth("citizen2")).json()
+    ours = [m for m in messages if m["topic"] == f"case:{case['id']}"]
+    bodies = [m["body"] for m in reversed(ours)]
+    assert bodies[0] == "已提交，等待受理"
+    assert bodies[1].startswith("已受理，承诺")
+    assert bodies[2] == "需要补正：请补充户口簿（补正期间不计时）"
+    read = full.client.post(f"/api/v1/me/inbox/{ours[0]['id']}/read", headers=full.auth("citizen2"))
+    assert read.json()["read"] is True
+    other = full.client.post(
+        f"/api/v1/me/inbox/{ours[0]['id']}/read", headers=full.auth("citizen1")
+    )
+    assert other.status_code == 404

@@ -31,6 +31,7 @@ from tongban.identity.service import Principal
 from tongban.licenses import service as licenses
 from tongban.licenses.resolver import Applicant, resolve_materials
 from tongban.licenses.service import Registry
+from tongban.notify.service import notify
 from tongban.workdays.service import calendar
 
 APPLICANT, WINDOW, REVIEWER = "applicant", "window", "reviewer"
@@ -176,6 +177,36 @@ def _submit(session: Session, case: Case, actor: str) -> None:
     case.submitted_at = utcnow()
     case.number = f"TB{utcnow():%Y%m%d}{case.id:08d}"
     _event(session, case, "submit", "draft", "submitted", actor, None)
+    _tell(session, case, "submitted", None)
+
+
+# What the applicant is told at each step; those marked True also go by SMS.
+MESSAGES: dict[str, tuple[str, bool]] = {
+    "submitted": ("已提交，等待受理", False),
+    "accepted": ("已受理，承诺{due}前办结", True),
+    "rejected_at_intake": ("不予受理：{reason}", True),
+    "correction_requested": ("需要补正：{reason}（补正期间不计时）", True),
+    "under_review": ("正在审核", False),
+    "approved": ("已办结，准予许可", True),
+    "denied": ("不予许可：{reason}", True),
+    "delivered": ("结果已送达", True),
+}
+
+
+def _tell(session: Session, case: Case, status: str, reason: str | None) -> None:
+    template = MESSAGES.get(status)
+    if template is None or case.person_id is None:
+        return
+    text, sms = template
+    body = text.format(due=case.due_date.isoformat() if case.due_date else "", reason=reason or "")
+    notify(
+        session,
+        case.person_id,
+        f"case:{case.id}",
+        f"{case.matter_name} {case.number or ''}".strip(),
+        body,
+        sms=sms,
+    )
 
 
 def _event(
@@ -277,6 +308,7 @@ def transition(
         case.license_identifier = _issue_result(session, reg, case)
     case.status = target
     _event(session, case, action, before, target, actor, reason)
+    _tell(session, case, target, reason)
     return case
 
 

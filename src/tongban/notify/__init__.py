@@ -1,0 +1,1 @@
+"""Notifications: a transactional outbox, an in-app inbox, and an SMS channel."""
