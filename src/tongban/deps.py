@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 
 from tongban.db import transaction
@@ -22,6 +22,9 @@ def get_session(request: Request) -> Iterator[Session]:
 # scope="function": the transaction ends before the response is sent, so a failed commit
 # becomes an error response instead of a 200 for something that was never stored.
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
+
+# A row id in a path: within PostgreSQL's integer, so a huge number is a 422, not a 500.
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 @contextmanager

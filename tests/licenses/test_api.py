@@ -263,3 +263,15 @@ def test_the_printed_license_carries_a_qr_that_verifies_offline(world: World) ->
         f"/api/v1/licenses/{document['identifier']}/pdf", headers=world.auth("citizen2")
     )
     assert stranger.status_code == 404
+
+
+def test_odd_documents_are_refused_not_crashed_on(world: World) -> None:
+    document = issue(world).json()
+    not_an_object = {**document, "issuer": "市场监管局"}
+    r = world.client.post("/api/v1/licenses/verify", json=not_an_object)
+    assert r.status_code == 200
+    assert r.json()["reason"] == "license_malformed"
+    too_big = {**document, "extra": 2**60}  # not representable in RFC 8785 (past 2^53)
+    assert world.client.post("/api/v1/licenses/verify", json=too_big).json()["reason"] == (
+        "license_signature_invalid"
+    )

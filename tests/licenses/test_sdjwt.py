@@ -154,3 +154,11 @@ def test_a_credential_only_for_ones_own_valid_license(world: World) -> None:
     r = world.client.post(f"/api/v1/me/licenses/{theirs}/sd-jwt", headers=world.auth("citizen1"))
     assert r.status_code == 404
     assert verify(world, "not a presentation").status_code == 422
+
+
+def test_a_non_ascii_disclosure_is_refused(world: World) -> None:
+    _, issued = credential(world)
+    jwt = issued["credential"].split("~")[0]
+    r = verify(world, f"{jwt}~中文~")
+    assert r.status_code == 422
+    assert r.json()["code"] == "sd_jwt_disclosure_invalid"

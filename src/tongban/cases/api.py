@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from tongban.access import AUTHENTICATED, allow
 from tongban.cases import service as cases
 from tongban.cases.form import build_form
-from tongban.deps import DbSession
+from tongban.deps import DbSession, RowId
 from tongban.identity.schemas import Role
 from tongban.identity.service import Principal
 from tongban.licenses import service as licenses
@@ -123,7 +123,7 @@ def staff_queue(
 
 @router.get("/cases/{case_id}", summary="One case: status, due date, materials, history")
 def read(
-    db: DbSession, case_id: int, principal: Annotated[Principal, Depends(AUTHENTICATED)]
+    db: DbSession, case_id: RowId, principal: Annotated[Principal, Depends(AUTHENTICATED)]
 ) -> dict[str, Any]:
     return case_out(db, principal, cases.get_case(db, principal, case_id))
 
@@ -132,7 +132,7 @@ def read(
 def move(
     request: Request,
     db: DbSession,
-    case_id: int,
+    case_id: RowId,
     body: TransitionIn,
     principal: Annotated[Principal, Depends(AUTHENTICATED)],
 ) -> dict[str, Any]:

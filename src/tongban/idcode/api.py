@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from tongban.access import AUTHENTICATED, PUBLIC, allow
-from tongban.audit.service import record
 from tongban.common.masking import mask_id_number
 from tongban.deps import DbSession
 from tongban.errors import PROBLEM_JSON, DomainError, NotFound
@@ -31,7 +30,7 @@ from tongban.idcode.schemas import (
 from tongban.idcode.service import Codes, Issued
 from tongban.identity.models import Person
 from tongban.identity.schemas import Role
-from tongban.identity.service import Principal, find_person_by_id_number, photo
+from tongban.identity.service import Principal, photo
 
 router = APIRouter(prefix="/api/v1", tags=["code 随申码"])
 
@@ -203,22 +202,7 @@ def counter_paper_code(
     principal: Annotated[Principal, Depends(WINDOW)],
 ) -> Response:
     codes = codes_of(request)
-    person = find_person_by_id_number(db, codes.keyring, body.id_number)
-    if person is None:
-        raise NotFound("person_not_found", "未找到此人", "No such person")
-    service.issue_paper_code(db, codes, person.id, principal.account_id)
-    record(
-        db,
-        actor=f"account:{principal.account_id}",
-        actor_role=Role.WINDOW_STAFF.value,
-        action="code.paper_issued",
-        subject_type="person",
-        subject_id=str(person.id),
-        data_subject=person.id,
-        reason="窗口为持证人打印纸质随申码",
-    )
-    issue = service.current_paper_code(db, person.id)
-    assert issue is not None
+    issue = service.counter_paper_code(db, codes, principal.account_id, body.id_number)
     return paper_pdf_response(db, codes, issue)
 
 

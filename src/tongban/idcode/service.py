@@ -14,13 +14,14 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tongban.audit.service import record
 from tongban.catalog.models import Hall
 from tongban.common.masking import mask_id_number, mask_name
 from tongban.common.ratelimit import RateLimiter, rate_limited
 from tongban.crypto.primitives import sm3
 from tongban.crypto.service import Keyring
 from tongban.db import utcnow
-from tongban.errors import DomainError
+from tongban.errors import DomainError, NotFound
 from tongban.idcode.errors import CodeRefused
 from tongban.idcode.keys import CodeKeys
 from tongban.idcode.models import CodeIssue, CodeScan, CodeUse, HallQueueCounter, QueueTicket
@@ -29,7 +30,12 @@ from tongban.idcode.token import Channel, Claims, SubjectType, signed_part, to_t
 from tongban.idcode.trust import Verified, verify_token
 from tongban.identity.models import Enterprise, EnterpriseAgent, Person
 from tongban.identity.schemas import Role
-from tongban.identity.service import Principal, age_on, normalize_id_number
+from tongban.identity.service import (
+    Principal,
+    age_on,
+    find_person_by_id_number,
+    normalize_id_number,
+)
 from tongban.settings import Settings
 
 CHINA = timezone(timedelta(hours=8))  # no daylight saving: a fixed offset is exact
@@ -210,6 +216,30 @@ def issue_paper_code(
         paper=True,
         issued_by=issued_by,
     )
+
+
+def counter_paper_code(
+    session: Session, codes: Codes, staff_account: int, id_number: str
+) -> CodeIssue:
+    """A window prints a paper code for the person at the counter; the person will see who did
+    it in their data-usage list."""
+    person = find_person_by_id_number(session, codes.keyring, id_number)
+    if person is None:
+        raise NotFound("person_not_found", "未找到此人", "No such person")
+    issue_paper_code(session, codes, person.id, staff_account)
+    record(
+        session,
+        actor=f"account:{staff_account}",
+        actor_role=Role.WINDOW_STAFF.value,
+        action="code.paper_issued",
+        subject_type="person",
+        subject_id=str(person.id),
+        data_subject=person.id,
+        reason="窗口为持证人打印纸质随申码",
+    )
+    issue = current_paper_code(session, person.id)
+    assert issue is not None
+    return issue
 
 
 def revoke_paper_codes(session: Session, person_id: int) -> int:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from tongban.access import AUTHENTICATED, PUBLIC, allow
-from tongban.deps import DbSession
+from tongban.deps import DbSession, RowId
 from tongban.errors import DomainError
 from tongban.identity.schemas import Role
 from tongban.identity.service import Principal
@@ -131,9 +131,7 @@ def my_licenses(
     request: Request, db: DbSession, principal: Annotated[Principal, Depends(AUTHENTICATED)]
 ) -> LicenseList:
     registry = registry_of(request)
-    rows = service.holder_licenses(db, person_id=principal.person_id) if principal.person_id else []
-    for enterprise_id in service.agent_enterprises(db, principal):
-        rows += service.holder_licenses(db, enterprise_id=enterprise_id)
+    rows = service.wallet(db, principal)
     return LicenseList(
         items=[service.document_of(db, registry, r) for r in rows],
         statuses={r.identifier: r.status for r in rows},
@@ -222,7 +220,13 @@ def pdf(
     identifier: str,
     principal: Annotated[Principal, Depends(AUTHENTICATED)],
 ) -> Response:
-    registry = registry_of(request)
+    return license_pdf_response(db, registry_of(request), principal, identifier)
+
+
+def license_pdf_response(
+    db: DbSession, registry: Registry, principal: Principal, identifier: str
+) -> Response:
+    """The printable license for its holder, an agent or its department (the API and pages)."""
     row = service.read_license(db, registry, principal, identifier)
     return Response(
         service.license_pdf(db, registry, row),
@@ -322,7 +326,7 @@ def list_grants(
 
 @router.delete("/me/grants/{grant_id}", response_model=GrantOut, summary="Withdraw a grant")
 def withdraw(
-    db: DbSession, grant_id: int, principal: Annotated[Principal, Depends(AUTHENTICATED)]
+    db: DbSession, grant_id: RowId, principal: Annotated[Principal, Depends(AUTHENTICATED)]
 ) -> GrantOut:
     return grant_out(db, grants.withdraw_grant(db, principal, grant_id))
 
@@ -334,7 +338,7 @@ def withdraw(
 def use(
     request: Request,
     db: DbSession,
-    grant_id: int,
+    grant_id: RowId,
     identifier: str,
     principal: Annotated[Principal, Depends(AUTHENTICATED)],
 ) -> dict[str, Any]:
@@ -355,7 +359,7 @@ def use(
 def use_pdf(
     request: Request,
     db: DbSession,
-    grant_id: int,
+    grant_id: RowId,
     identifier: str,
     principal: Annotated[Principal, Depends(AUTHENTICATED)],
 ) -> Response:

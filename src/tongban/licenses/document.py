@@ -144,7 +144,10 @@ def verify_document(
     ):
         return result
     assert key is not None
-    issuer = document.get("issuer") or {}
+    issuer = document.get("issuer")
+    if not isinstance(issuer, Mapping):
+        result.check("issuer", False, "license_malformed", "issuer is an object")
+        return result
     result.check(
         "key_owner",
         key.owner == f"dept:{issuer.get('department')}" and issuer.get("code") == identifier.issuer,
@@ -159,7 +162,7 @@ def verify_document(
         raw = b""
     result.check(
         "signature",
-        bool(raw) and sm2.verify(key.public_key, signed_bytes(document), raw),
+        bool(raw) and sm2.verify(key.public_key, _signed_or_empty(document), raw),
         "license_signature_invalid",
         "SM2-SM3 over the RFC 8785 form without the signature",
     )
@@ -194,6 +197,15 @@ def verify_document(
             STATUS_LABELS.get(status, status),
         )
     return result
+
+
+def _signed_or_empty(document: Mapping[str, Any]) -> bytes:
+    """The signed bytes, or nothing when the document cannot be canonicalised (an integer past
+    2^53, say): then it cannot carry a valid signature either."""
+    try:
+        return signed_bytes(document)
+    except (ValueError, TypeError, rfc8785.CanonicalizationError):
+        return b""
 
 
 def _timestamp(text: Any) -> int | None:

@@ -13,7 +13,7 @@ from tongban.catalog.service import license_type_facts
 from tongban.deps import DbSession
 from tongban.identity.service import Principal
 from tongban.licenses import service
-from tongban.licenses.api import registry_of
+from tongban.licenses.api import license_pdf_response, registry_of
 from tongban.licenses.document import STATUS_LABELS
 from tongban.portal.rendering import render
 
@@ -38,9 +38,7 @@ def wallet(
     request: Request, db: DbSession, principal: Annotated[Principal, Depends(AUTHENTICATED)]
 ) -> Response:
     registry = registry_of(request)
-    rows = service.holder_licenses(db, person_id=principal.person_id) if principal.person_id else []
-    for enterprise_id in service.agent_enterprises(db, principal):
-        rows += service.holder_licenses(db, enterprise_id=enterprise_id)
+    rows = service.wallet(db, principal)
     cards = []
     for row in rows:
         document = service.document_of(db, registry, row)
@@ -100,10 +98,4 @@ def download_pdf(
     identifier: str,
     principal: Annotated[Principal, Depends(AUTHENTICATED)],
 ) -> Response:
-    registry = registry_of(request)
-    row = service.read_license(db, registry, principal, identifier)
-    return Response(
-        service.license_pdf(db, registry, row),
-        media_type="application/pdf",
-        headers={"cache-control": "no-store"},
-    )
+    return license_pdf_response(db, registry_of(request), principal, identifier)

@@ -120,6 +120,8 @@ def verify(presentation: str, lists: Mapping[str, TrustList], *, now: int) -> di
     disclosed: dict[str, Any] = {}
     seen: set[str] = set()
     for disclosure in disclosures:
+        if not disclosure.isascii():
+            raise SdJwtRefused("sd_jwt_disclosure_invalid", "a disclosure is base64url text")
         digest = _digest(disclosure)
         if digest not in digests or digest in seen:
             raise SdJwtRefused("sd_jwt_disclosure_invalid", "a disclosure the issuer did not sign")

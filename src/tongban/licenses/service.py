@@ -772,3 +772,11 @@ def verify_credential(session: Session, reg: Registry, presentation: str) -> dic
     result["status"] = status
     result["valid"] = status == "01"
     return result
+
+
+def wallet(session: Session, principal: Principal) -> list[License]:
+    """The current licenses the caller holds, and those of the enterprises they act for."""
+    rows = holder_licenses(session, person_id=principal.person_id) if principal.person_id else []
+    for enterprise_id in agent_enterprises(session, principal):
+        rows += holder_licenses(session, enterprise_id=enterprise_id)
+    return rows

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from tongban.access import AUTHENTICATED
-from tongban.deps import DbSession
+from tongban.deps import DbSession, RowId
 from tongban.identity.service import Principal
 from tongban.notify import service
 from tongban.notify.models import Message
@@ -47,6 +47,6 @@ def my_inbox(
     "/me/inbox/{message_id}/read", response_model=MessageOut, summary="Mark a message read"
 )
 def read(
-    db: DbSession, message_id: int, principal: Annotated[Principal, Depends(AUTHENTICATED)]
+    db: DbSession, message_id: RowId, principal: Annotated[Principal, Depends(AUTHENTICATED)]
 ) -> MessageOut:
     return _out(service.mark_read(db, principal.person_id, message_id))

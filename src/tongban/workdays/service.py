@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -113,7 +114,12 @@ class Special:
 def set_year(session: Session, year: int, days: Iterable[Special], source: str) -> int:
     """Replace what the calendar says of a year; returns how many special days it has."""
     specials = list(days)
-    wrong = [s for s in specials if s.day.year != year or s.kind not in ("holiday", "workday")]
+    twice = {day for day, n in Counter(s.day for s in specials).items() if n > 1}
+    wrong = [
+        s
+        for s in specials
+        if s.day.year != year or s.kind not in ("holiday", "workday") or s.day in twice
+    ]
     if wrong:
         from tongban.errors import FieldError, validation_failed
 
