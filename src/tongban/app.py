@@ -18,6 +18,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tongban import __version__
 from tongban.access import PUBLIC
 from tongban.cases import api as cases_api
+from tongban.cases import pages as cases_pages
+from tongban.cases import staff_pages as cases_staff_pages
+from tongban.cases.files import FileStore
 from tongban.catalog import api as catalog_api
 from tongban.catalog import pages as catalog_pages
 from tongban.catalog.search import init_segmenter
@@ -28,6 +31,7 @@ from tongban.crypto.keys import keyring_for
 from tongban.crypto.service import KeyUnavailable
 from tongban.crypto.signing import SigningKeys
 from tongban.db import make_engine, make_sessionmaker
+from tongban.deps import DbSlots
 from tongban.errors import PROBLEM_JSON, DomainError, FieldError, validation_failed
 from tongban.idcode import api as idcode_api
 from tongban.idcode import pages as idcode_pages
@@ -43,7 +47,7 @@ from tongban.licenses.service import Registry
 from tongban.migrate import is_current
 from tongban.notify import api as notify_api
 from tongban.portal.rendering import STATIC_DIR, render_error_page, wants_html
-from tongban.settings import Settings, get_settings
+from tongban.settings import Settings, files_dir_for, get_settings
 from tongban.workdays import api as workdays_api
 
 log = logging.getLogger("tongban")
@@ -71,6 +75,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
+    app.state.db_slots = DbSlots(engine)
     app.state.keyring = _keyring_or_none(settings)
     app.state.signing = SigningKeys(settings, app.state.keyring) if app.state.keyring else None
     app.state.codes = _codes_or_none(settings, app.state.signing)
@@ -80,6 +85,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         else None
     )
     app.state.login_limiter = RateLimiter(settings.login_rate_per_minute)
+    app.state.files = FileStore(files_dir_for(settings))
     _install_error_handlers(app)
     _install_health(app)
     app.include_router(catalog_api.router, dependencies=[Depends(PUBLIC)])
@@ -93,6 +99,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(licenses_pages.router)
     app.include_router(workdays_api.router)
     app.include_router(cases_api.router)
+    app.include_router(cases_pages.router)
+    app.include_router(cases_staff_pages.router)
     app.include_router(notify_api.router)
     # A hall check-in shows the window the holder's licenses (one-stop service).
     HOLDINGS["licenses"] = lambda session, who: licenses_service.holdings(
@@ -101,7 +109,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Outermost last: hosts are checked first, then HEAD is served as a GET without a body.
     app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(RejectNulMiddleware)
+    # A material of the largest allowed size, plus the multipart envelope.
+    app.add_middleware(RejectNulMiddleware, upload_limit=(settings.max_upload_mb + 1) << 20)
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
     return app
@@ -181,7 +190,6 @@ class HeadAsGetMiddleware:
 
 
 _BODY_LIMIT = 1024 * 1024
-_UPLOAD_LIMIT = 9 * 1024 * 1024
 
 
 def _content_type(scope: Scope) -> bytes:
@@ -200,12 +208,13 @@ class RejectNulMiddleware:
 
     Bodies up to 1 MiB are read whole to look for one (they are small JSON and forms) and then
     handed on unchanged; a larger body is refused with 413. A multipart upload (a photo of a
-    code on the scanner page) may be up to 9 MiB and is not searched, since binary files hold
-    NULs; handlers that take multipart text fields must validate them themselves.
+    code, a case's material) may be up to the upload limit; its text fields are searched, its
+    files are not (binary files hold NULs).
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, upload_limit: int = 9 << 20) -> None:
         self.app = app
+        self.upload_limit = upload_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -220,7 +229,7 @@ class RejectNulMiddleware:
             await self.app(scope, receive, send)
             return
         multipart = _content_type(scope).startswith(b"multipart/form-data")
-        limit = _UPLOAD_LIMIT if multipart else _BODY_LIMIT
+        limit = self.upload_limit if multipart else _BODY_LIMIT
         body, more = b"", True
         while more:
             message = await receive()
@@ -231,7 +240,9 @@ class RejectNulMiddleware:
                     scope, receive, send, 413, f"the request body is larger than {limit >> 20} MiB"
                 )
                 return
-        if not multipart and any(form in body for form in _NUL_FORMS):
+        # Multipart text arrives raw (no JSON or URL escapes to look through).
+        searched = _text_parts(body, _content_type(scope)) if multipart else body
+        if any(form in searched for form in ((b"\x00",) if multipart else _NUL_FORMS)):
             await _refuse(scope, receive, send, 400, "NUL bytes are not allowed in a request")
             return
         sent = False
@@ -244,6 +255,21 @@ class RejectNulMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+def _text_parts(body: bytes, content_type: bytes) -> bytes:
+    """The fields of a multipart body that are not files, joined: where a NUL is never
+    meaningful (files may hold any bytes). A body that cannot be split is left to the parser."""
+    _, _, boundary = content_type.partition(b"boundary=")
+    boundary = boundary.split(b";")[0].strip().strip(b'"')
+    if not boundary:
+        return b""
+    texts = []
+    for part in body.split(b"--" + boundary):
+        head, sep, content = part.partition(b"\r\n\r\n")
+        if sep and b"filename=" not in head.lower():
+            texts.append(content)
+    return b"\n".join(texts)
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, detail: str) -> None:

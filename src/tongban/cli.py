@@ -508,6 +508,25 @@ def cases_send_sms(db: DbOption = None) -> None:
     typer.echo(f"{sent} sms sent, {failed} failed (retried next time)")
 
 
+@cases_app.command("prune-files")
+def cases_prune_files(
+    db: DbOption = None,
+    min_age_minutes: Annotated[int, typer.Option(min=1, help="spare younger blobs")] = 60,
+) -> None:
+    """Remove uploaded blobs no case points at (left by a crash or a rolled-back upload)."""
+    from tongban.cases.files import FileStore, prune_orphans
+    from tongban.db import make_sessionmaker, transaction
+    from tongban.settings import files_dir_for
+
+    settings = _settings(db)
+    engine = _engine(settings)
+    _require_current_schema(engine)
+    store = FileStore(files_dir_for(settings))
+    with transaction(make_sessionmaker(engine)) as session:
+        removed = prune_orphans(session, store, older_than_seconds=min_age_minutes * 60)
+    typer.echo(f"{removed} orphan files removed from {store.root}")
+
+
 @license_app.command("expire")
 def license_expire(db: DbOption = None) -> None:
     """失效: mark every license whose validity has ended (run daily)."""
@@ -620,6 +639,8 @@ def demo(
 
     The database is `--db FILE`, else TONGBAN_DATABASE_URL, else ./tongban.db.
     """
+    from tongban.cases.demo import load_demo_cases
+    from tongban.cases.files import FileStore
     from tongban.catalog.models import Matter
     from tongban.catalog.service import load_catalog_dir
     from tongban.crypto.keys import keyring_for
@@ -629,6 +650,7 @@ def demo(
     from tongban.licenses.demo import load_demo_licenses
     from tongban.licenses.service import Registry
     from tongban.migrate import upgrade
+    from tongban.settings import files_dir_for
     from tongban.workdays.service import seed_from_chinesecalendar
 
     settings = _settings(db)
@@ -652,6 +674,12 @@ def demo(
             signing = SigningKeys(settings, ring)
             licenses = load_demo_licenses(session, Registry(settings, ring, signing))
             typer.echo(f"demo licenses issued and signed: {licenses}")
+            demo_cases = load_demo_cases(
+                session,
+                Registry(settings, ring, signing),
+                FileStore(files_dir_for(settings)),
+            )
+            typer.echo(f"demo applications made: {demo_cases}")
         else:
             typer.echo(f"using the existing data in {_where(settings)}")
     if no_serve:

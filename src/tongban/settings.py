@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     trust_list_days: int = Field(
         default=7, ge=1, le=90, description="how long a published trust list stays current"
     )
+    files_dir: Path | None = Field(
+        default=None,
+        description="where uploaded materials are kept (encrypted); default: beside an SQLite "
+        "database (DB.files), else ./tongban-files",
+    )
+    max_upload_mb: int = Field(default=10, ge=1, le=200, description="largest uploaded file")
     scenes_file: Path | None = Field(
         default=None, description="a scene registry of your own instead of the shipped one"
     )
@@ -88,3 +94,13 @@ def demo_kek_path(database_url: str) -> Path | None:
     if not database_url.startswith(prefix):
         return None
     return Path(database_url[len(prefix) :] + ".kek")
+
+
+def files_dir_for(settings: Settings) -> Path:
+    """The uploads folder: the setting, or beside an SQLite database, or ./tongban-files."""
+    if settings.files_dir is not None:
+        return settings.files_dir
+    prefix = "sqlite:///"
+    if settings.database_url.startswith(prefix) and ":memory:" not in settings.database_url:
+        return Path(settings.database_url[len(prefix) :] + ".files")
+    return Path("tongban-files")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -79,6 +80,9 @@ class World:
 
 
 def make_settings(engine: Engine, **overrides: Any) -> Settings:
+    # Uploads go to a folder of the test's own, whatever the database (PostgreSQL has no file
+    # to put them beside).
+    overrides.setdefault("files_dir", Path(tempfile.mkdtemp(prefix="tongban-files-")))
     return Settings(
         database_url=engine.url.render_as_string(hide_password=False),
         kek=SecretStr(base64.b64encode(os.urandom(32)).decode()),

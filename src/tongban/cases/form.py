@@ -13,9 +13,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from tongban.cases import proxies
 from tongban.catalog.service import matter_form_facts
 from tongban.crypto.service import Keyring
 from tongban.identity.models import Enterprise, Person
+from tongban.identity.service import Principal
 from tongban.licenses import service as licenses
 from tongban.licenses.resolver import Applicant, resolve_materials
 from tongban.licenses.service import Registry
@@ -109,3 +111,24 @@ def build_form(
         )
     materials = [m.as_dict() for m in resolve_materials(session, code, applicant, today)]
     return {"matter": code, "fields": out, "materials": materials}
+
+
+def form_for(
+    session: Session,
+    reg: Registry,
+    principal: Principal,
+    code: str,
+    *,
+    uscc: str | None = None,
+    proxy: int | None = None,
+) -> dict[str, Any]:
+    """The caller's form of a matter: for themselves, for an enterprise they act for, or (代办)
+    for the person who authorized them — whose data they are about to see, so it is logged."""
+    if proxy is not None:
+        grant = proxies.usable(session, principal, proxy, code)
+        proxies.read_for_form(session, principal, grant, code)
+        applicant = Applicant(grant.grantor_person_id, None)
+    else:
+        enterprise_id = licenses.enterprise_acted_for(session, principal, uscc) if uscc else None
+        applicant = Applicant(principal.person_id, enterprise_id)
+    return build_form(session, reg, code, applicant, licenses.today())

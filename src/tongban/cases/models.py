@@ -28,6 +28,7 @@ class Case(Base):
     enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"), index=True)
     created_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     idempotency_key: Mapped[str | None] = mapped_column(String(100))
+    request_hash: Mapped[str | None] = mapped_column(String(64))  # what the key was used for
     hall_key: Mapped[str | None] = mapped_column(String(60), index=True)
     department_key: Mapped[str] = mapped_column(String(60), index=True)
     form_enc: Mapped[str] = mapped_column(Text)  # the form's values, encrypted (personal data)
@@ -40,6 +41,16 @@ class Case(Base):
     license_identifier: Mapped[str | None] = mapped_column(String(120))
     warned_on: Mapped[date | None] = mapped_column(Date)  # 预警: 80% of the time used
     overdue_on: Mapped[date | None] = mapped_column(Date)
+    # 代办: the relative's recorded authorization this case was made under.
+    proxy_id: Mapped[int | None] = mapped_column(ForeignKey("proxy_authorizations.id"))
+    # 综合受理: the counter visit at which window staff made it, and when the applicant signed.
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("counter_visits.id"), index=True)
+    signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # 统一出件: pickup | post | electronic, where to post it, and the courier's or collector's note.
+    delivery_method: Mapped[str | None] = mapped_column(String(12))
+    delivery_address_enc: Mapped[str | None] = mapped_column(Text)
+    delivery_detail: Mapped[str | None] = mapped_column(String(200))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -58,4 +69,54 @@ class CaseEvent(Base):
     reason: Mapped[str | None] = mapped_column(Text)
 
 
+class CaseFile(Base):
+    """One uploaded file of a material: kept encrypted in the file store, once per content."""
+
+    __tablename__ = "case_files"
+    __table_args__ = (UniqueConstraint("case_id", "material_key", "sha256"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    material_key: Mapped[str] = mapped_column(String(60))  # "_signature": the pad signature
+    sha256: Mapped[str] = mapped_column(String(64))  # of the plain content
+    size: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str] = mapped_column(String(40))  # from the bytes, not the client
+    filename: Mapped[str] = mapped_column(String(120))
+    blob_ref: Mapped[str] = mapped_column(String(40), unique=True)
+    uploaded_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ProxyAuthorization(Base):
+    """代办: a person authorizes a relative to apply on their behalf, for some matters, until
+    a date. Recorded by the person online, or by window staff from a signed paper form."""
+
+    __tablename__ = "proxy_authorizations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    grantor_person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    agent_person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    relation: Mapped[str] = mapped_column(String(12))
+    matters: Mapped[list[str]] = mapped_column(JSON, default=list)  # matter codes, or ["*"]
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CounterVisit(Base):
+    """综合受理: one applicant served at one window, identified by code or by ID card."""
+
+    __tablename__ = "counter_visits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hall_key: Mapped[str] = mapped_column(String(60), index=True)
+    staff_account: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    identified_by: Mapped[str] = mapped_column(String(10))  # code | id_card
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 register_encrypted(Case, "form_enc", "case.form")
+register_encrypted(Case, "delivery_address_enc", "case.delivery_address")

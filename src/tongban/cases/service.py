@@ -4,16 +4,20 @@ ending, for a matter that issues a license, in that license."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tongban.cases.models import Case, CaseEvent
+from tongban.audit.service import record
+from tongban.cases import files, proxies
+from tongban.cases.counter import open_visit, read_for_visit
+from tongban.cases.models import Case, CaseEvent, CaseFile, CounterVisit, ProxyAuthorization
 from tongban.catalog.elements import validate_form
 from tongban.catalog.rules import ElementFacts
 from tongban.catalog.service import (
@@ -35,10 +39,14 @@ from tongban.notify.service import notify
 from tongban.workdays.service import calendar
 
 APPLICANT, WINDOW, REVIEWER = "applicant", "window", "reviewer"
+# The window serving the applicant of a counter case right now: the staff member has an open
+# visit with that person at the case's hall.
+COUNTER = "counter"
 
 # action -> (statuses it starts from, the status it leads to, who may take it)
 TRANSITIONS: dict[str, tuple[frozenset[str], str, frozenset[str]]] = {
-    "submit": (frozenset({"draft"}), "submitted", frozenset({APPLICANT})),
+    # The window submits a counter case once the applicant has signed its pad.
+    "submit": (frozenset({"draft"}), "submitted", frozenset({APPLICANT, COUNTER})),
     "accept": (frozenset({"submitted"}), "accepted", frozenset({WINDOW, REVIEWER})),
     "reject_at_intake": (
         frozenset({"submitted"}),
@@ -50,7 +58,11 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str, frozenset[str]]] = {
         "correction_requested",
         frozenset({WINDOW, REVIEWER}),
     ),
-    "resubmit": (frozenset({"correction_requested"}), "(resume)", frozenset({APPLICANT})),
+    "resubmit": (
+        frozenset({"correction_requested"}),
+        "(resume)",
+        frozenset({APPLICANT, COUNTER}),
+    ),
     "start_review": (frozenset({"accepted"}), "under_review", frozenset({REVIEWER})),
     "approve": (frozenset({"under_review"}), "approved", frozenset({REVIEWER})),
     "deny": (frozenset({"under_review"}), "denied", frozenset({REVIEWER})),
@@ -66,18 +78,44 @@ class CreateRequest:
     uscc: str | None = None
     submit: bool = True
     idempotency_key: str | None = None
+    proxy: int | None = None  # 代办: the relative's authorization to apply under
+    visit: int | None = None  # 综合受理: the window's visit with the applicant
+    delivery: str | None = None
+    delivery_address: str | None = None
 
 
-def create_case(session: Session, reg: Registry, principal: Principal, req: CreateRequest) -> Case:
-    """A new case; the same idempotency key from the same account returns the first one."""
-    key = (req.idempotency_key or "").strip() or None
-    if key is not None:
-        earlier = session.scalars(
-            select(Case).where(Case.created_by == principal.account_id, Case.idempotency_key == key)
-        ).first()
-        if earlier is not None:
-            return earlier
-    facts = matter_case_facts(session, req.matter)
+DELIVERY_METHODS = {"pickup": "窗口领取", "post": "邮寄送达", "electronic": "电子证照（无需纸质）"}
+
+
+@dataclass(frozen=True)
+class Applying:
+    """On whose behalf a case is made, and through what."""
+
+    person_id: int
+    enterprise_id: int | None
+    proxy_id: int | None
+    visit: CounterVisit | None
+
+
+def _applying(
+    session: Session, principal: Principal, req: CreateRequest, facts: MatterCaseFacts
+) -> Applying:
+    if req.visit is not None:
+        visit = open_visit(session, principal, req.visit)
+        if req.uscc or req.proxy or not facts.for_person:
+            raise validation_failed(
+                [FieldError("visit", "窗口代填只用于个人本人申请", "visit_personal_only")]
+            )
+        return Applying(visit.person_id, None, None, visit)
+    if req.channel == "window":
+        raise validation_failed([FieldError("visit", "窗口受理须先核验申请人身份", "missing")])
+    if req.proxy is not None:
+        grant = proxies.usable(session, principal, req.proxy, facts.code)
+        if req.uscc or not facts.for_person:
+            raise validation_failed(
+                [FieldError("proxy", "亲属代办只用于个人事项", "personal_only")]
+            )
+        return Applying(grant.grantor_person_id, None, grant.id, None)
     enterprise_id = (
         licenses.enterprise_acted_for(session, principal, req.uscc) if req.uscc else None
     )
@@ -85,6 +123,15 @@ def create_case(session: Session, reg: Registry, principal: Principal, req: Crea
         raise validation_failed(
             [FieldError("uscc", "企业事项须以企业名义申请", "enterprise_required")]
         )
+    if enterprise_id is not None:
+        scope = licenses.agent_scope(session, principal, enterprise_id)
+        if "*" not in scope and facts.kind not in scope:
+            raise DomainError(
+                code="agent_out_of_scope",
+                title="您的经办授权不包括此类事项",
+                title_en="Your authorization as the enterprise's agent does not cover this matter",
+                status=403,
+            )
     if principal.person_id is None:
         raise DomainError(
             code="no_person",
@@ -92,18 +139,46 @@ def create_case(session: Session, reg: Registry, principal: Principal, req: Crea
             title_en="This account cannot apply",
             status=403,
         )
-    form = _checked_form(session, req.matter, req.form, final=req.submit)
-    applicant = Applicant(principal.person_id, enterprise_id)
-    hall = _route(session, facts, principal.person_id, enterprise_id)
+    return Applying(principal.person_id, enterprise_id, None, None)
+
+
+def create_case(session: Session, reg: Registry, principal: Principal, req: CreateRequest) -> Case:
+    """A new case; the same idempotency key from the same account, for the same request,
+    returns the first one."""
+    key = (req.idempotency_key or "").strip() or None
+    fingerprint = _fingerprint(req) if key else None
+    if key is not None:
+        earlier = _created_with(session, principal, key)
+        if earlier is not None:
+            return _replayed(session, principal, earlier, fingerprint)
+    facts = matter_case_facts(session, req.matter)
+    who = _applying(session, principal, req, facts)
+    # A case made at the window waits for the applicant's signature or confirmation.
+    submit = req.submit and who.visit is None
+    form = _checked_form(session, req.matter, req.form, final=submit)
+    applicant = Applicant(who.person_id, who.enterprise_id)
+    if who.visit is not None:
+        hall: str | None = who.visit.hall_key  # the accepting hall is the one they stand in
+        read_for_visit(session, principal, who.visit, f"综合受理：代填{facts.name}申请")
+    else:
+        hall = _route(session, facts, who.person_id, who.enterprise_id)
+    method, address = _delivery_choice(facts, req.delivery, req.delivery_address)
     case = Case(
         matter_code=facts.code,
         matter_name=facts.name,
-        channel=req.channel,
+        channel="window" if who.visit is not None else req.channel,
         status="draft",
-        person_id=principal.person_id,
-        enterprise_id=enterprise_id,
+        person_id=who.person_id,
+        enterprise_id=who.enterprise_id,
+        proxy_id=who.proxy_id,
+        visit_id=who.visit.id if who.visit is not None else None,
+        delivery_method=method,
+        delivery_address_enc=(
+            reg.keyring.encrypt(session, "case.delivery_address", address) if address else None
+        ),
         created_by=principal.account_id,
         idempotency_key=key,
+        request_hash=fingerprint,
         hall_key=hall,
         department_key=facts.department_key,
         form_enc=reg.keyring.encrypt(session, "case.form", json.dumps(form, ensure_ascii=False)),
@@ -117,14 +192,387 @@ def create_case(session: Session, reg: Registry, principal: Principal, req: Crea
             session.flush()
     except IntegrityError:
         # The same key is being created by a retry in flight: answer with that one.
-        existing = session.scalars(
-            select(Case).where(Case.created_by == principal.account_id, Case.idempotency_key == key)
-        ).one()
-        return existing
+        assert key is not None
+        existing = _created_with(session, principal, key)
+        assert existing is not None
+        return _replayed(session, principal, existing, fingerprint)
     _event(session, case, "create", None, "draft", f"account:{principal.account_id}", None)
-    if req.submit:
+    if submit:
+        _require_materials(session, case)
         _submit(session, case, f"account:{principal.account_id}")
     return case
+
+
+def _created_with(session: Session, principal: Principal, key: str) -> Case | None:
+    return session.scalars(
+        select(Case).where(Case.created_by == principal.account_id, Case.idempotency_key == key)
+    ).first()
+
+
+def _fingerprint(req: CreateRequest) -> str:
+    body = {k: v for k, v in req.__dict__.items() if k != "idempotency_key"}
+    canonical = json.dumps(body, ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replayed(
+    session: Session, principal: Principal, earlier: Case, fingerprint: str | None
+) -> Case:
+    """The first answer for a retry: only to a caller who may still see the case, and only
+    for the same request (a key used for something else is a client's bug, said plainly)."""
+    if not roles_on(session, principal, earlier):
+        raise NotFound("case_not_found", "办件不存在", "No such case")
+    if earlier.request_hash is not None and earlier.request_hash != fingerprint:
+        raise DomainError(
+            code="idempotency_key_reused",
+            title="该请求编号已用于另一份申请",
+            title_en="This Idempotency-Key was used for a different application",
+            status=422,
+            extra={"case": earlier.id},
+        )
+    return earlier
+
+
+def _delivery_choice(
+    facts: MatterCaseFacts, method: str | None, address: str | None
+) -> tuple[str, str | None]:
+    """How the result reaches the applicant: an e-license by default when the matter issues
+    one, else pick-up at the hall; post needs an address."""
+    chosen = method or ("electronic" if facts.issues_license else "pickup")
+    if chosen not in DELIVERY_METHODS:
+        raise validation_failed([FieldError("delivery", "领取方式不在可选范围内", "invalid")])
+    if chosen == "electronic" and not facts.issues_license:
+        raise validation_failed(
+            [FieldError("delivery", "该事项不出具电子证照，请选择窗口领取或邮寄", "no_license")]
+        )
+    clean = (address or "").strip()
+    if chosen == "post" and len(clean) < 6:
+        raise validation_failed([FieldError("delivery_address", "请填写邮寄地址", "missing")])
+    return chosen, clean if chosen == "post" else None
+
+
+def choose_delivery(
+    session: Session,
+    reg: Registry,
+    principal: Principal,
+    case_id: int,
+    method: str,
+    address: str | None,
+) -> Case:
+    """The applicant changes how to receive the result, until it has been delivered."""
+    case = _locked_case(session, principal, case_id)
+    if APPLICANT not in roles_on(session, principal, case):
+        raise NotFound("case_not_found", "办件不存在", "No such case")
+    if case.status in ("delivered", "denied", "rejected_at_intake"):
+        raise _not_editable(case)
+    facts = matter_case_facts(session, case.matter_code)
+    chosen, clean = _delivery_choice(facts, method, address)
+    case.delivery_method = chosen
+    case.delivery_address_enc = (
+        reg.keyring.encrypt(session, "case.delivery_address", clean) if clean else None
+    )
+    _event(
+        session,
+        case,
+        "choose_delivery",
+        case.status,
+        case.status,
+        f"account:{principal.account_id}",
+        DELIVERY_METHODS[chosen],
+    )
+    return case
+
+
+def delivery_address(session: Session, reg: Registry, case: Case) -> str | None:
+    if case.delivery_address_enc is None:
+        return None
+    return reg.keyring.decrypt(session, "case.delivery_address", case.delivery_address_enc)
+
+
+EDITABLE = frozenset({"draft", "correction_requested"})
+
+
+def _locked_case(session: Session, principal: Principal, case_id: int) -> Case:
+    case = lock_case(session, case_id)
+    if case is None or not roles_on(session, principal, case):
+        raise NotFound("case_not_found", "办件不存在", "No such case")
+    return case
+
+
+def lock_case(session: Session, case_id: int) -> Case | None:
+    """The case, read afresh under its write lock: two requests on one case run one after the
+    other. On PostgreSQL FOR UPDATE locks the row; SQLite has no row locks and reads outside
+    the write transaction, so a no-op UPDATE first takes the database's write lock, and the
+    read after it sees the last committed state (as audit.record does)."""
+    session.execute(
+        update(Case)
+        .where(Case.id == case_id)
+        .values(id=Case.id)
+        .execution_options(synchronize_session=False)
+    )
+    return session.get(Case, case_id, with_for_update=True, populate_existing=True)
+
+
+def _not_editable(case: Case) -> DomainError:
+    return DomainError(
+        code="case_not_editable",
+        title="办件当前状态下不能修改",
+        title_en=f"The case cannot be changed while {case.status}",
+        status=409,
+        extra={"status": case.status},
+    )
+
+
+def may_edit(session: Session, principal: Principal, case: Case) -> bool:
+    """Whether the caller may change the case's form and files now (see _editor)."""
+    roles = roles_on(session, principal, case)
+    return case.status in EDITABLE and bool(roles & {APPLICANT, COUNTER})
+
+
+def _editor(session: Session, principal: Principal, case: Case) -> str:
+    """Who may change a case's form and files now: the applicant while it is a draft or
+    awaiting 补正; for a counter case, the window serving the applicant. A change after the
+    applicant signed the pad needs a new signature."""
+    roles = roles_on(session, principal, case)
+    if case.status not in EDITABLE:
+        raise _not_editable(case)
+    if APPLICANT in roles:
+        who = APPLICANT
+    elif COUNTER in roles:
+        who = COUNTER
+    else:
+        raise DomainError(
+            code="not_your_case",
+            title="您不能修改此办件",
+            title_en="You may not change this case",
+            status=403,
+        )
+    if case.signed_at is not None:
+        case.signed_at = None
+        _event(
+            session,
+            case,
+            "unsign",
+            case.status,
+            case.status,
+            f"account:{principal.account_id}",
+            "签名后修改了申请，须重新签名",
+        )
+    return who
+
+
+def update_form(
+    session: Session, reg: Registry, principal: Principal, case_id: int, values: dict[str, Any]
+) -> Case:
+    """Save the draft's form (or the corrected form during 补正); a draft may be incomplete."""
+    case = _locked_case(session, principal, case_id)
+    _editor(session, principal, case)
+    form = _checked_form(session, case.matter_code, values, final=case.status != "draft")
+    case.form_enc = reg.keyring.encrypt(session, "case.form", json.dumps(form, ensure_ascii=False))
+    if case.status != "draft":
+        _event(
+            session, case, "edit", case.status, case.status, f"account:{principal.account_id}", None
+        )
+    return case
+
+
+def form_of(session: Session, reg: Registry, case: Case) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(reg.keyring.decrypt(session, "case.form", case.form_enc))
+    return data
+
+
+@dataclass(frozen=True)
+class Upload:
+    material_key: str
+    filename: str | None
+    data: bytes
+
+
+def upload(
+    session: Session,
+    reg: Registry,
+    store: files.FileStore,
+    principal: Principal,
+    case_id: int,
+    item: Upload,
+) -> tuple[CaseFile, bool]:
+    """A file for a material that must be handed in; the same content again is the same file."""
+    case = _locked_case(session, principal, case_id)
+    _editor(session, principal, case)
+    material = next((m for m in case.materials if m["key"] == item.material_key), None)
+    if material is None:
+        raise validation_failed([FieldError("material", "本事项没有这项材料", "unknown")])
+    if material["resolution"] != "upload":
+        raise DomainError(
+            code="material_resolved",
+            title="该材料已由电子证照或部门共享提供，无需上传",
+            title_en="This material is already provided by the registry; nothing to upload",
+            status=409,
+        )
+    content_type = files.checked_upload(item.data, reg.settings.max_upload_mb * 1024 * 1024)
+    row, created = files.store_file(
+        session,
+        store,
+        reg.keyring,
+        case_id=case.id,
+        material_key=item.material_key,
+        data=item.data,
+        filename=files.clean_filename(item.filename, content_type),
+        content_type=content_type,
+        account_id=principal.account_id,
+    )
+    if created and case.status != "draft":
+        _event(
+            session,
+            case,
+            "upload",
+            case.status,
+            case.status,
+            f"account:{principal.account_id}",
+            f"{material['name']}：{row.filename}",
+        )
+    return row, created
+
+
+def read_file(
+    session: Session,
+    reg: Registry,
+    store: files.FileStore,
+    principal: Principal,
+    case_id: int,
+    file_id: int,
+) -> tuple[CaseFile, bytes]:
+    """An uploaded file, for whoever may see the case; staff reading it is in the
+    applicant's data-usage list."""
+    case = get_case(session, principal, case_id)
+    row = session.get(CaseFile, file_id)
+    if row is None or row.case_id != case.id:
+        raise NotFound("file_not_found", "文件不存在", "No such file")
+    if APPLICANT not in roles_on(session, principal, case):
+        record(
+            session,
+            actor=f"account:{principal.account_id}",
+            actor_role=",".join(sorted({r for r, _ in principal.roles})),
+            action="case.file_read",
+            subject_type="case",
+            subject_id=str(case.id),
+            data_subject=case.person_id,
+            reason=f"办理{case.matter_name}查阅申请材料",
+            details={"file": row.id, "material": row.material_key},
+        )
+    return row, files.read_file(session, store, reg.keyring, row)
+
+
+def read_as_staff(session: Session, principal: Principal, case: Case) -> None:
+    """Staff opening a case read the applicant's form: the applicant sees who and why."""
+    if APPLICANT in roles_on(session, principal, case):
+        return
+    record(
+        session,
+        actor=f"account:{principal.account_id}",
+        actor_role=",".join(sorted({r for r, _ in principal.roles})),
+        action="case.read",
+        subject_type="case",
+        subject_id=str(case.id),
+        data_subject=case.person_id,
+        reason=f"办理{case.matter_name}",
+    )
+
+
+def remove_file(session: Session, principal: Principal, case_id: int, file_id: int) -> None:
+    case = _locked_case(session, principal, case_id)
+    _editor(session, principal, case)
+    row = session.get(CaseFile, file_id)
+    if row is None or row.case_id != case.id or row.material_key == files.SIGNATURE_KEY:
+        raise NotFound("file_not_found", "文件不存在", "No such file")
+    session.delete(row)  # the blob goes with the next orphan sweep
+    session.flush()
+
+
+def sign_at_pad(
+    session: Session,
+    reg: Registry,
+    store: files.FileStore,
+    principal: Principal,
+    case_id: int,
+    image: bytes,
+) -> Case:
+    """The applicant signs the counter's pad: the image is kept with the case."""
+    case = _locked_case(session, principal, case_id)
+    if _editor(session, principal, case) != COUNTER:
+        raise DomainError(
+            code="not_a_counter_case",
+            title="只有窗口受理的办件需要签字板签名",
+            title_en="Only a case made at a window is signed on its pad",
+            status=409,
+        )
+    content_type = files.checked_upload(image, 2 * 1024 * 1024, field="signature")
+    if content_type != "image/png":
+        raise validation_failed([FieldError("signature", "签名须为PNG图片", "unsupported_type")])
+    files.store_file(
+        session,
+        store,
+        reg.keyring,
+        case_id=case.id,
+        material_key=files.SIGNATURE_KEY,
+        data=image,
+        filename="signature.png",
+        content_type=content_type,
+        account_id=principal.account_id,
+    )
+    if case.signed_at is None:
+        case.signed_at = utcnow()
+        _event(session, case, "sign", case.status, case.status, "applicant", "签字板签名")
+    return case
+
+
+def missing_materials(
+    session: Session, case: Case, uploaded: list[CaseFile] | None = None
+) -> list[dict[str, Any]]:
+    """Required materials still to be uploaded (given the case's files, if already read)."""
+    rows = files.files_of(session, case.id) if uploaded is None else uploaded
+    have = {f.material_key for f in rows}
+    return [
+        m
+        for m in case.materials
+        if m["required"] and m["resolution"] == "upload" and m["key"] not in have
+    ]
+
+
+def _require_materials(session: Session, case: Case) -> None:
+    missing = missing_materials(session, case)
+    if missing:
+        raise DomainError(
+            code="materials_missing",
+            title="还有材料未上传",
+            title_en="Some materials still need uploading",
+            status=422,
+            errors=[
+                FieldError(f"materials.{m['key']}", f"请上传：{m['name']}", "missing")
+                for m in missing
+            ],
+        )
+
+
+def form_problems(session: Session, reg: Registry, case: Case) -> list[FieldError]:
+    """What still stops the saved form from being submitted, field by field."""
+    try:
+        _checked_form(session, case.matter_code, form_of(session, reg, case), final=True)
+    except DomainError as exc:
+        return exc.errors
+    return []
+
+
+def _require_complete(session: Session, reg: Registry, case: Case) -> None:
+    """Before a case goes (back) to the hall: every required field and material is there.
+    免提交 is decided again now: a license that lapsed since the draft covers nothing."""
+    _checked_form(session, case.matter_code, form_of(session, reg, case), final=True)
+    applicant = Applicant(case.person_id, case.enterprise_id)
+    case.materials = [
+        m.as_dict()
+        for m in resolve_materials(session, case.matter_code, applicant, licenses.today())
+    ]
+    _require_materials(session, case)
 
 
 def _checked_form(
@@ -194,19 +642,26 @@ MESSAGES: dict[str, tuple[str, bool]] = {
 
 
 def _tell(session: Session, case: Case, status: str, reason: str | None) -> None:
+    """The applicant hears of each step; a relative applying for them (代办) hears too, while
+    the authorization lasts."""
     template = MESSAGES.get(status)
     if template is None or case.person_id is None:
         return
     text, sms = template
     body = text.format(due=case.due_date.isoformat() if case.due_date else "", reason=reason or "")
-    notify(
-        session,
-        case.person_id,
-        f"case:{case.id}",
-        f"{case.matter_name} {case.number or ''}".strip(),
-        body,
-        sms=sms,
-    )
+    subject = f"{case.matter_name} {case.number or ''}".strip()
+    notify(session, case.person_id, f"case:{case.id}", subject, body, sms=sms)
+    if case.proxy_id is not None:
+        grant = session.get(ProxyAuthorization, case.proxy_id)
+        if grant is not None and proxies.is_active(grant):
+            notify(
+                session,
+                grant.agent_person_id,
+                f"case:{case.id}",
+                f"（代办）{subject}",
+                body,
+                sms=False,
+            )
 
 
 def _event(
@@ -232,22 +687,45 @@ def _event(
 
 
 def roles_on(session: Session, principal: Principal, case: Case) -> set[str]:
+    """What the caller is to this case, now: the applicant (the person, their relative while
+    the 代办 authorization lasts, a current agent of the enterprise), the window of its hall
+    (and the counter serving its applicant), a reviewer of its department."""
     roles = set()
-    if case.created_by == principal.account_id or (
-        case.person_id is not None
-        and case.person_id == principal.person_id
-        and case.enterprise_id is None
-    ):
+    if _is_applicant(session, principal, case):
         roles.add(APPLICANT)
-    if case.enterprise_id is not None and case.enterprise_id in licenses.agent_enterprises(
-        session, principal
-    ):
-        roles.add(APPLICANT)
-    if case.hall_key and case.hall_key in principal.bindings(Role.WINDOW_STAFF):
+    halls = principal.bindings(Role.WINDOW_STAFF)
+    if case.hall_key and case.hall_key in halls:
         roles.add(WINDOW)
+        if case.visit_id is not None and _serving(session, principal, case):
+            roles.add(COUNTER)
     if case.department_key in principal.bindings(Role.REVIEWER):
         roles.add(REVIEWER)
     return roles
+
+
+def _is_applicant(session: Session, principal: Principal, case: Case) -> bool:
+    if case.enterprise_id is not None:
+        return case.enterprise_id in licenses.agent_enterprises(session, principal)
+    if case.person_id is not None and case.person_id == principal.person_id:
+        return True
+    return (
+        case.proxy_id is not None
+        and case.created_by == principal.account_id
+        and proxies.is_active(session.get(ProxyAuthorization, case.proxy_id))
+    )
+
+
+def _serving(session: Session, principal: Principal, case: Case) -> bool:
+    """The caller has an open visit with the case's applicant at the case's hall."""
+    found = session.scalar(
+        select(CounterVisit.id).where(
+            CounterVisit.staff_account == principal.account_id,
+            CounterVisit.person_id == case.person_id,
+            CounterVisit.hall_key == case.hall_key,
+            CounterVisit.expires_at > utcnow(),
+        )
+    )
+    return found is not None
 
 
 def get_case(session: Session, principal: Principal, case_id: int) -> Case:
@@ -264,13 +742,10 @@ def transition(
     case_id: int,
     action: str,
     reason: str | None,
+    detail: str | None = None,
 ) -> Case:
-    case = session.get(Case, case_id, with_for_update=True)
-    if case is None:
-        raise NotFound("case_not_found", "办件不存在", "No such case")
+    case = _locked_case(session, principal, case_id)
     roles = roles_on(session, principal, case)
-    if not roles:
-        raise NotFound("case_not_found", "办件不存在", "No such case")
     allowed = allowed_actions(case, roles)
     spec = TRANSITIONS.get(action)
     if spec is None or action not in allowed:
@@ -286,26 +761,30 @@ def transition(
     before = case.status
     actor = f"account:{principal.account_id}"
     if action == "submit":
+        _require_complete(session, reg, case)
         _submit(session, case, actor)
         return case
     today = licenses.today()
     target = spec[1]
     if action == "accept":
         facts = matter_case_facts(session, case.matter_code)
-        case.accepted_on = today
-        case.due_date = calendar(session).add_working_days(today, facts.promised_days)
+        due = calendar(session).add_working_days(today, facts.promised_days)  # may refuse
+        case.accepted_on, case.due_date = today, due
     elif action == "request_correction":
         case.paused_since = today if case.due_date else None
         case.resume_to = before
     elif action == "resubmit":
+        _require_complete(session, reg, case)
         target = case.resume_to or "submitted"
-        if case.paused_since is not None and case.due_date is not None:
+        moved = case.due_date
+        if case.paused_since is not None and moved is not None:
             cal = calendar(session)
-            paused = cal.working_days_between(case.paused_since, today)
-            case.due_date = cal.add_working_days(case.due_date, paused)
-        case.paused_since, case.resume_to = None, None
+            moved = cal.add_working_days(moved, cal.working_days_between(case.paused_since, today))
+        case.due_date, case.paused_since, case.resume_to = moved, None, None
     elif action == "approve":
         case.license_identifier = _issue_result(session, reg, case)
+    elif action == "deliver":
+        reason = _delivered(case, detail, reason)
     case.status = target
     _event(session, case, action, before, target, actor, reason)
     _tell(session, case, target, reason)
@@ -313,9 +792,25 @@ def transition(
 
 
 def allowed_actions(case: Case, roles: set[str]) -> set[str]:
-    return {
+    allowed = {
         a for a, (starts, _to, who) in TRANSITIONS.items() if case.status in starts and roles & who
     }
+    if APPLICANT not in roles and case.signed_at is None:
+        # The counter hands a case in only with the applicant's signature on its pad.
+        allowed -= {"submit", "resubmit"}
+    return allowed
+
+
+def _delivered(case: Case, detail: str | None, reason: str | None) -> str:
+    """统一出件: record how the result was handed over; a post needs its waybill number."""
+    note = (detail or "").strip()
+    method = case.delivery_method or "pickup"
+    if method == "post" and not note:
+        raise validation_failed([FieldError("detail", "请填写邮件运单号", "missing")])
+    case.delivery_detail = note[:200] or None
+    case.delivered_at = utcnow()
+    text = DELIVERY_METHODS[method] + (f"：{note}" if note else "")
+    return f"{text}（{reason}）" if reason else text
 
 
 def _issue_result(session: Session, reg: Registry, case: Case) -> str | None:
@@ -369,12 +864,44 @@ def _issue_result(session: Session, reg: Registry, case: Case) -> str | None:
     return row.identifier
 
 
-def my_cases(session: Session, principal: Principal) -> list[Case]:
-    return list(
-        session.scalars(
-            select(Case).where(Case.created_by == principal.account_id).order_by(Case.id.desc())
+def result_copy(
+    session: Session, reg: Registry, principal: Principal, case_id: int
+) -> tuple[bytes, str]:
+    """统一出件: the paper copy of the case's license, printed by the hall or department that
+    hands it over; the applicant sees that it was printed."""
+    case = get_case(session, principal, case_id)
+    if not roles_on(session, principal, case) & {WINDOW, REVIEWER}:
+        raise NotFound("case_not_found", "办件不存在", "No such case")
+    if case.license_identifier is None:
+        raise DomainError(
+            code="no_license_result",
+            title="该办件没有出具证照",
+            title_en="This case has not resulted in a license",
+            status=409,
         )
+    record(
+        session,
+        actor=f"account:{principal.account_id}",
+        action="case.result_printed",
+        subject_type="case",
+        subject_id=str(case.id),
+        data_subject=case.person_id,
+        reason=f"打印{case.matter_name}的纸质证照",
     )
+    return licenses.result_pdf(session, reg, case.license_identifier)
+
+
+def my_cases(session: Session, principal: Principal) -> list[Case]:
+    """What I applied for and what was applied for me (by a relative, at a window), and the
+    cases of the enterprises I act for — each only while I am still its applicant."""
+    mine = and_(Case.created_by == principal.account_id, Case.visit_id.is_(None))
+    if principal.person_id is not None:
+        mine = or_(mine, and_(Case.person_id == principal.person_id, Case.enterprise_id.is_(None)))
+    enterprises = licenses.agent_enterprises(session, principal)
+    if enterprises:
+        mine = or_(mine, Case.enterprise_id.in_(enterprises))
+    rows = session.scalars(select(Case).where(mine).order_by(Case.id.desc()))
+    return [c for c in rows if APPLICANT in roles_on(session, principal, c)]
 
 
 def history(session: Session, case: Case) -> list[CaseEvent]:
@@ -430,8 +957,6 @@ def queue(session: Session, principal: Principal) -> list[Case]:
     departments = principal.bindings(Role.REVIEWER)
     if not halls and not departments:
         return []
-    from sqlalchemy import or_
-
     return list(
         session.scalars(
             select(Case)

@@ -364,6 +364,16 @@ def _street_names(session: Session) -> dict[str, str]:
     return {s.code: s.name for s in session.scalars(select(Street))}
 
 
+def hall_names(session: Session, keys: list[str]) -> dict[str, dict[str, str | None]]:
+    """Name, address and phone of the named halls, for pages and receipts."""
+    if not keys:
+        return {}
+    return {
+        h.key: {"name": h.name, "address": h.address, "phone": h.phone}
+        for h in session.scalars(select(Hall).where(Hall.key.in_(keys)))
+    }
+
+
 def hall_out(h: Hall, districts: dict[str, str], streets: dict[str, str]) -> HallOut:
     return HallOut(
         code=h.key,
@@ -749,6 +759,7 @@ class MatterCaseFacts:
     department_level: str
     halls: tuple[str, ...]  # specialized halls the matter names, if any
     issues_license: str | None  # the license type key an approval issues
+    kind: str = ""  # the matter's kind ("01" 行政许可, ...), which an agent's scope names
 
 
 def matter_case_facts(session: Session, code: str) -> MatterCaseFacts:
@@ -772,6 +783,7 @@ def matter_case_facts(session: Session, code: str) -> MatterCaseFacts:
         department_level=department.level,
         halls=tuple(m.definition.get("halls") or ()),
         issues_license=license_key,
+        kind=m.kind,
     )
 
 

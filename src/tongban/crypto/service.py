@@ -210,6 +210,18 @@ class Keyring:
         alg, key = self._key(session, key_id)
         return open_sealed(alg, key, sealed, field_name.encode()).decode()
 
+    def encrypt_bytes(self, session: Session, purpose: str, data: bytes) -> bytes:
+        """A file's bytes sealed with the active field key: 4 bytes of key id, then the seal."""
+        key_id = self.active_key_id(session)
+        alg, key = self._keys[key_id]
+        return key_id.to_bytes(4, "big") + seal(alg, key, data, purpose.encode())
+
+    def decrypt_bytes(self, session: Session, purpose: str, blob: bytes) -> bytes:
+        if len(blob) < 5:
+            raise DecryptionFailed("not a sealed file")
+        alg, key = self._key(session, int.from_bytes(blob[:4], "big"))
+        return open_sealed(alg, key, blob[4:], purpose.encode())
+
     def blind_index(self, session: Session, field_name: str, normalized: str) -> str:
         return hmac_sm3(self.index_key(session), f"{field_name}\x1f{normalized}".encode()).hex()
 

@@ -438,6 +438,58 @@ def _verify(session: Session, codes: Codes, token: str) -> Verified:
     return verify_token(token, lists, now=int(time.time()), skew=settings.code_clock_skew_seconds)
 
 
+def identify_at_window(
+    session: Session,
+    codes: Codes,
+    staff: Principal,
+    hall_key: str,
+    token: str,
+    id_number: str | None,
+) -> int:
+    """综合受理: the person whose code the window scanned (a paper code with the ID card).
+
+    Logged in the holder's scan list like any scan; a refusal is logged too (so the paper
+    code's lockout counts it) and raised. Nothing is spent: the window may scan again.
+    """
+    row = CodeScan(
+        scene="hall",
+        verifier_id=staff.account_id,
+        verifier_name=staff.display_name or staff.username,
+        place=hall_key,
+        attributes=["identity"],
+        at=utcnow(),
+    )
+    try:
+        verified = _verify(session, codes, token)
+        row.ref = verified.claims.ref
+        issue = session.scalars(
+            select(CodeIssue).where(CodeIssue.ref == verified.claims.ref)
+        ).first()
+        if issue is None:
+            raise CodeRefused("code_unknown")
+        row.person_id, row.enterprise_id = issue.person_id, issue.enterprise_id
+        if issue.kid != verified.claims.kid:
+            raise CodeRefused("code_altered", "the code does not match its issue record")
+        if issue.revoked_at is not None:
+            raise CodeRefused("code_revoked")
+        if issue.subject_type != "person" or issue.person_id is None:
+            raise CodeRefused("code_wrong_subject")
+        if verified.claims.paper:
+            hall = codes.scenes.get("hall")
+            if hall is None:  # a registry of its own without the hall scene takes no paper
+                raise CodeRefused("code_paper_not_accepted")
+            _check_paper(session, codes.keyring, hall, issue, id_number)
+    except CodeRefused as refused:
+        row.outcome, row.status = refused.code, refused.status
+        session.add(row)
+        session.flush()
+        raise
+    row.outcome, row.status = "ok", 200
+    session.add(row)
+    session.flush()
+    return issue.person_id
+
+
 def _subject_name(kind: SubjectType) -> str:
     return "person" if kind == SubjectType.PERSON else "enterprise"
 

@@ -23,6 +23,14 @@ ACTION_LABELS = {
     "person.read": "查看了您的个人信息",
     "auth.login": "登录",
     "auth.login_failed": "登录失败",
+    "counter.identify": "在窗口核验了您的身份",
+    "case.read": "查看了您的办件",
+    "case.file_read": "查看了您上传的材料",
+    "case.result_printed": "打印了您的纸质证照",
+    "proxy.authorize": "登记了代办授权",
+    "proxy.withdraw": "撤回了代办授权",
+    "agent.grant": "授权为企业经办人",
+    "code.paper_issued": "打印了纸质随申码",
 }
 
 

@@ -358,6 +358,13 @@ def _by_identifier(session: Session, identifier: str, *, lock: bool = False) -> 
     return row
 
 
+def result_pdf(session: Session, reg: Registry, identifier: str) -> tuple[bytes, str]:
+    """The printable copy of a license a case resulted in, for the hall that hands it over
+    (the caller has checked it is theirs to print): the paper twin of the e-license."""
+    row = _by_identifier(session, identifier)
+    return license_pdf(session, reg, row), f"license-{row.serial}-{row.version}.pdf"
+
+
 def document_of(session: Session, reg: Registry, row: License) -> dict[str, Any]:
     document: dict[str, Any] = json.loads(
         reg.keyring.decrypt(session, DOCUMENT_FIELD, row.document_enc)
@@ -508,6 +515,19 @@ def agent_enterprises(session: Session, principal: Principal) -> list[int]:
             )
         )
     )
+
+
+def agent_scope(session: Session, principal: Principal, enterprise_id: int) -> list[str]:
+    """The matter kinds the caller may apply for on the enterprise's behalf (["*"]: all)."""
+    scope = session.scalar(
+        select(EnterpriseAgent.scope).where(
+            EnterpriseAgent.enterprise_id == enterprise_id,
+            EnterpriseAgent.person_id == principal.person_id,
+            EnterpriseAgent.revoked_at.is_(None),
+            EnterpriseAgent.expires_at > utcnow(),
+        )
+    )
+    return list(scope or [])
 
 
 def may_read(session: Session, principal: Principal, row: License) -> bool:

@@ -39,7 +39,8 @@ def set_csrf_cookie(request: Request, response: Response, token: str) -> None:
 
 def verify_csrf(request: Request, submitted: str | None) -> None:
     cookie = request.cookies.get(CSRF_COOKIE)
-    if not cookie or not submitted or not hmac.compare_digest(cookie, submitted):
+    # Compared as bytes: compare_digest refuses non-ASCII text with a TypeError.
+    if not cookie or not submitted or not hmac.compare_digest(cookie.encode(), submitted.encode()):
         raise DomainError(
             code="csrf_failed",
             title="页面已过期，请返回重新提交",
