@@ -480,7 +480,7 @@ def calendar_seed(db: DbOption = None) -> None:
 @cases_app.command("sweep")
 def cases_sweep(db: DbOption = None) -> None:
     """预警 and overdue: mark cases at 80% of their time and past their due date (run daily)."""
-    from tongban.cases.service import sweep
+    from tongban.cases.service import deadline_report, sweep
     from tongban.db import make_sessionmaker, transaction
     from tongban.licenses.service import today
 
@@ -489,7 +489,14 @@ def cases_sweep(db: DbOption = None) -> None:
     _require_current_schema(engine)
     with transaction(make_sessionmaker(engine)) as session:
         warned, late = sweep(session, today())
+        report = deadline_report(session)
     typer.echo(f"{warned} cases warned, {late} overdue")
+    for line in report:
+        if line.warned or line.overdue:
+            typer.echo(
+                f"  {line.hall or '-'} / {line.department}: {line.open} open, "
+                f"{line.warned} 预警, {line.overdue} overdue"
+            )
 
 
 @cases_app.command("send-sms")

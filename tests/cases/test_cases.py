@@ -253,6 +253,17 @@ def test_the_daily_sweep_warns_at_80_percent_and_marks_overdue(
     dues = [c["due_date"] for c in queue if c["due_date"]]
     assert dues == sorted(dues)
     assert full.client.get("/api/v1/cases/queue", headers=full.auth("citizen1")).status_code == 403
+    report = full.client.get("/api/v1/cases/deadline-report", headers=full.auth("admin"))
+    line = next(
+        x
+        for x in report.json()["items"]
+        if x["hall"] == ours["hall"] and x["department"] == ours["department"]
+    )
+    assert line["overdue"] >= 1
+    assert line["open"] >= line["overdue"]
+    assert report.json()["items"][0]["overdue"] >= line["overdue"]  # worst first
+    denied = full.client.get("/api/v1/cases/deadline-report", headers=full.auth(reviewer))
+    assert denied.status_code == 403
 
 
 def test_a_case_paused_for_correction_is_not_marked(full: World, a_known_day: date) -> None:

@@ -206,6 +206,16 @@ def staff_queue(
     return [case_out(db, registry, principal, c, in_list=True) for c in cases.queue(db, principal)]
 
 
+@router.get(
+    "/cases/deadline-report",
+    summary="Admins: open cases per hall and department, with 预警 and overdue counts",
+)
+def deadline_report(
+    db: DbSession, principal: Annotated[Principal, Depends(allow(Role.ADMIN))]
+) -> dict[str, Any]:
+    return {"items": [line.__dict__ for line in cases.deadline_report(db)]}
+
+
 @router.get("/cases/{case_id}", summary="One case: status, due date, materials, history")
 def read(
     request: Request,

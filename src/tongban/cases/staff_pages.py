@@ -17,6 +17,7 @@ from tongban.cases.api import store_of
 from tongban.cases.form import build_form
 from tongban.cases.pages import Posted
 from tongban.cases.views import (
+    CHANNELS,
     NEEDS_REASON,
     RESOLUTIONS,
     STATUS,
@@ -55,6 +56,7 @@ def queue_page(
         request,
         "cases/queue.html",
         rows=[(c, STATUS[c.status]) for c in rows],
+        channels=CHANNELS,
         halls=hall_names(db, sorted({c.hall_key for c in rows if c.hall_key})),
     )
 

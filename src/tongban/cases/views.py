@@ -50,6 +50,13 @@ ACTIONS = {
     "warning": "预警",
     "overdue": "超期",
 }
+CHANNELS = {
+    "web": "网上办事",
+    "app": "随申办App",
+    "wechat": "微信小程序",
+    "alipay": "支付宝小程序",
+    "window": "窗口",
+}
 # Staff actions that need a reason typed in.
 NEEDS_REASON = {"reject_at_intake", "request_correction", "deny"}
 RESOLUTIONS = {"license": "免提交：电子证照", "department": "免提交：部门共享", "upload": "需上传"}
@@ -158,6 +165,7 @@ def case_context(
         "actions": ACTIONS,
         "resolutions": RESOLUTIONS,
         "delivery_methods": cases.DELIVERY_METHODS,
+        "channels": CHANNELS,
         "halls": hall_names(session, [case.hall_key] if case.hall_key else []),
         "issues_license": matter_case_facts(session, case.matter_code).issues_license is not None,
         "form_values": [(labels.get(k, k), v) for k, v in form.items()],
