@@ -46,6 +46,8 @@ from tongban.licenses import service as licenses_service
 from tongban.licenses.service import Registry
 from tongban.migrate import is_current
 from tongban.notify import api as notify_api
+from tongban.onething import api as onething_api
+from tongban.onething import pages as onething_pages
 from tongban.portal.rendering import STATIC_DIR, render_error_page, wants_html
 from tongban.settings import Settings, files_dir_for, get_settings
 from tongban.workdays import api as workdays_api
@@ -102,6 +104,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(cases_pages.router)
     app.include_router(cases_staff_pages.router)
     app.include_router(notify_api.router)
+    app.include_router(onething_api.router)
+    app.include_router(onething_pages.router)
     # A hall check-in shows the window the holder's licenses (one-stop service).
     HOLDINGS["licenses"] = lambda session, who: licenses_service.holdings(
         session, who.person_id, who.enterprise_id

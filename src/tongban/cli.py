@@ -657,6 +657,7 @@ def demo(
     from tongban.licenses.demo import load_demo_licenses
     from tongban.licenses.service import Registry
     from tongban.migrate import upgrade
+    from tongban.onething.demo import load_demo_bundles
     from tongban.settings import files_dir_for
     from tongban.workdays.service import seed_from_chinesecalendar
 
@@ -687,6 +688,12 @@ def demo(
                 FileStore(files_dir_for(settings)),
             )
             typer.echo(f"demo applications made: {demo_cases}")
+            bundles = load_demo_bundles(
+                session,
+                Registry(settings, ring, signing),
+                FileStore(files_dir_for(settings)),
+            )
+            typer.echo(f"demo 一件事 applications made: {bundles}")
         else:
             typer.echo(f"using the existing data in {_where(settings)}")
     if no_serve:

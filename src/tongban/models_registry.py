@@ -15,6 +15,7 @@ MODEL_MODULES = (
     "tongban.identity.models",
     "tongban.licenses.models",
     "tongban.notify.models",
+    "tongban.onething.models",
     "tongban.workdays.models",
 )
 

@@ -36,7 +36,7 @@ def _made_up(field: dict[str, Any]) -> Any:
         "phone": "13800138000",
         "postal_code": "200000",
         "id_number": "310101194803124297",
-        "uscc": "91310000MA1FL8TQ3N",
+        "uscc": "91310000MA1FL8TQ36",
     }.get(kind, "测试填写")
 
 

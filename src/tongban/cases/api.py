@@ -72,6 +72,11 @@ class TransitionIn(BaseModel):
     detail: str | None = Field(
         default=None, max_length=200, description="deliver: the waybill number, or who collected"
     )
+    result: dict[str, Any] | None = Field(
+        default=None,
+        max_length=20,
+        description="approve, in a 一件事 bundle: the data the result provides to later matters",
+    )
 
 
 class FormIn(BaseModel):
@@ -117,6 +122,7 @@ def case_out(
         "proxy": case.proxy_id,
         "visit": case.visit_id,
         "signed": case.signed_at is not None,
+        "bundle_case": case.bundle_case_id,
         "delivery": {
             "method": case.delivery_method,
             "label": cases.DELIVERY_METHODS.get(case.delivery_method or ""),
@@ -345,7 +351,9 @@ def move(
     principal: Annotated[Principal, Depends(AUTHENTICATED)],
 ) -> dict[str, Any]:
     registry = registry_of(request)
-    case = cases.transition(db, registry, principal, case_id, body.action, body.reason, body.detail)
+    case = cases.transition(
+        db, registry, principal, case_id, body.action, body.reason, body.detail, body.result
+    )
     return case_out(db, registry, principal, case)
 
 

@@ -46,7 +46,7 @@ FILLER: dict[str, Any] = {
 
 
 def load_demo_cases(session: Session, reg: Registry, store: FileStore) -> int:
-    who = _principals(session, ("citizen1", "citizen2", "enterprise1", "reviewer1"))
+    who = principals(session, ("citizen1", "citizen2", "enterprise1", "reviewer1"))
     made = 0
     agent = who["enterprise1"]
     enterprise = session.get(Enterprise, agent.enterprise_id) if agent.enterprise_id else None
@@ -84,7 +84,7 @@ def load_demo_cases(session: Session, reg: Registry, store: FileStore) -> int:
     return made
 
 
-def _principals(session: Session, names: tuple[str, ...]) -> dict[str, Principal]:
+def principals(session: Session, names: tuple[str, ...]) -> dict[str, Principal]:
     rows = session.scalars(select(Account).where(Account.username.in_(names)))
     return {a.username: principal_of(a) for a in rows}
 
@@ -104,7 +104,7 @@ def _apply(
         session, reg, code, Applicant(principal.person_id, enterprise_id), licenses.today()
     )
     values = {
-        f["key"]: f["value"] if f["value"] is not None else _filler(f)
+        f["key"]: f["value"] if f["value"] is not None else filler(f)
         for f in form["fields"]
         if f["value"] is not None or f["required"]
     }
@@ -123,12 +123,12 @@ def _apply(
             store,
             principal,
             case.id,
-            cases.Upload(material["key"], f"{material['name']}.pdf", _scan(material["name"])),
+            cases.Upload(material["key"], f"{material['name']}.pdf", scan(material["name"])),
         )
     return cases.transition(session, reg, principal, case.id, "submit", None)
 
 
-def _filler(field: dict[str, Any]) -> Any:
+def filler(field: dict[str, Any]) -> Any:
     if field["type"] == "enum" and field["options"]:
         return field["options"][0]
     return FILLER.get(field["type"], "演示填写")
@@ -155,7 +155,7 @@ def _advance(session: Session, reg: Registry, reviewer: Principal, case_id: int,
     cases.sweep(session, licenses.today())
 
 
-def _scan(title: str) -> bytes:
+def scan(title: str) -> bytes:
     """A one-page PDF standing in for a scanned material."""
     pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
     out = io.BytesIO()

@@ -82,30 +82,38 @@ def license_values(
     return found
 
 
-def build_form(
-    session: Session, reg: Registry, code: str, applicant: Applicant, today: Any
-) -> dict[str, Any]:
-    fields = matter_form_facts(session, code)
-    registry_values: dict[str, tuple[Any, str]] = {}
+def prefill_values(
+    session: Session, reg: Registry, applicant: Applicant
+) -> dict[str, tuple[Any, str]]:
+    """免填报: every value the platform holds for the applicant, by data element, with where
+    it comes from; the base registries win over licenses."""
+    found: dict[str, tuple[Any, str]] = {
+        key: (value, f"电子证照：{name}")
+        for key, (value, name) in license_values(session, reg, applicant).items()
+    }
     if applicant.person_id is not None:
         person = session.get(Person, applicant.person_id)
         assert person is not None
         for key, value in person_values(session, reg.keyring, person).items():
-            registry_values[key] = (value, "人口库")
+            if value is not None:
+                found[key] = (value, "人口库")
     if applicant.enterprise_id is not None:
         enterprise = session.get(Enterprise, applicant.enterprise_id)
         assert enterprise is not None
         for key, value in enterprise_values(enterprise).items():
-            registry_values[key] = (value, "法人库")
-    from_licenses = license_values(session, reg, applicant)
+            if value is not None:
+                found[key] = (value, "法人库")
+    return found
+
+
+def build_form(
+    session: Session, reg: Registry, code: str, applicant: Applicant, today: Any
+) -> dict[str, Any]:
+    fields = matter_form_facts(session, code)
+    known = prefill_values(session, reg, applicant)
     out = []
     for f in fields:
-        value, source = None, None
-        if f.key in registry_values and registry_values[f.key][0] is not None:
-            value, source = registry_values[f.key]
-        elif f.key in from_licenses:
-            value, name = from_licenses[f.key]
-            source = f"电子证照：{name}"
+        value, source = known.get(f.key, (None, None))
         out.append(
             FormField(f.key, f.label, f.type, f.required, value, source, list(f.options)).as_dict()
         )

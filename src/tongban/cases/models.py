@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tongban.crypto.service import register_encrypted
 from tongban.db import Base, UTCDateTime, utcnow
+from tongban.onething import models as _bundle_tables  # noqa: F401  (bundle_cases, for the FK)
 
 
 class Case(Base):
@@ -51,6 +52,8 @@ class Case(Base):
     delivery_address_enc: Mapped[str | None] = mapped_column(Text)
     delivery_detail: Mapped[str | None] = mapped_column(String(200))
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # 一件事: the bundle case this is one task of (its department handles it as any case).
+    bundle_case_id: Mapped[int | None] = mapped_column(ForeignKey("bundle_cases.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

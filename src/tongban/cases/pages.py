@@ -159,8 +159,20 @@ def apply_submit(
 def my_cases_page(
     request: Request, db: DbSession, principal: Annotated[Principal, Depends(AUTHENTICATED)]
 ) -> Response:
-    rows = cases.my_cases(db, principal)
-    return render(request, "cases/mine.html", rows=[(c, STATUS[c.status]) for c in rows])
+    rows = [c for c in cases.my_cases(db, principal) if c.bundle_case_id is None]
+    # 一件事: one line per bundle, its tasks inside it.
+    from tongban.onething import service as bundles
+
+    grouped = [
+        (b, bundles.status_line(b, bundles.tasks_of(db, b)))
+        for b in bundles.my_bundle_cases(db, principal)
+    ]
+    return render(
+        request,
+        "cases/mine.html",
+        rows=[(c, STATUS[c.status]) for c in rows],
+        bundles=grouped,
+    )
 
 
 @router.get("/me/cases/{case_id}", response_class=HTMLResponse)

@@ -26,6 +26,7 @@ from tongban.catalog.service import (
     license_type_facts,
     matter_case_facts,
     matter_form_facts,
+    matter_materials_facts,
 )
 from tongban.db import utcnow
 from tongban.errors import DomainError, FieldError, NotFound, validation_failed
@@ -326,6 +327,8 @@ def _not_editable(case: Case) -> DomainError:
 def may_edit(session: Session, principal: Principal, case: Case) -> bool:
     """Whether the caller may change the case's form and files now (see _editor)."""
     roles = roles_on(session, principal, case)
+    if case.bundle_case_id is not None and case.status == "draft":
+        return False
     return case.status in EDITABLE and bool(roles & {APPLICANT, COUNTER})
 
 
@@ -334,7 +337,8 @@ def _editor(session: Session, principal: Principal, case: Case) -> str:
     awaiting 补正; for a counter case, the window serving the applicant. A change after the
     applicant signed the pad needs a new signature."""
     roles = roles_on(session, principal, case)
-    if case.status not in EDITABLE:
+    if case.status not in EDITABLE or (case.bundle_case_id is not None and case.status == "draft"):
+        # A bundle's draft tasks are filled through the bundle's one form.
         raise _not_editable(case)
     if APPLICANT in roles:
         who = APPLICANT
@@ -399,6 +403,18 @@ def upload(
     """A file for a material that must be handed in; the same content again is the same file."""
     case = _locked_case(session, principal, case_id)
     _editor(session, principal, case)
+    return store_upload(session, reg, store, principal, case, item)
+
+
+def store_upload(
+    session: Session,
+    reg: Registry,
+    store: files.FileStore,
+    principal: Principal,
+    case: Case,
+    item: Upload,
+) -> tuple[CaseFile, bool]:
+    """The file of a case whose editor is already known (a bundle uploads to its tasks)."""
     material = next((m for m in case.materials if m["key"] == item.material_key), None)
     if material is None:
         raise validation_failed([FieldError("material", "本事项没有这项材料", "unknown")])
@@ -586,6 +602,10 @@ def _checked_form(
     clean, errors = validate_form(elements, required, values)
     if errors:
         raise validation_failed([FieldError(f"form.{e.field}", e.message, e.code) for e in errors])
+    return _stored(clean)
+
+
+def _stored(clean: dict[str, Any]) -> dict[str, Any]:
     return {
         k: v.isoformat()
         if isinstance(v, date)
@@ -638,7 +658,11 @@ MESSAGES: dict[str, tuple[str, bool]] = {
     "approved": ("已办结，准予许可", True),
     "denied": ("不予许可：{reason}", True),
     "delivered": ("结果已送达", True),
+    "cancelled": ("已终止：{reason}", True),
 }
+
+
+TASK_SMS = frozenset({"correction_requested", "denied", "rejected_at_intake"})
 
 
 def _tell(session: Session, case: Case, status: str, reason: str | None) -> None:
@@ -648,6 +672,9 @@ def _tell(session: Session, case: Case, status: str, reason: str | None) -> None
     if template is None or case.person_id is None:
         return
     text, sms = template
+    if case.bundle_case_id is not None:
+        # The bundle speaks for its tasks; a task texts only what the applicant must act on.
+        sms = status in TASK_SMS
     body = text.format(due=case.due_date.isoformat() if case.due_date else "", reason=reason or "")
     subject = f"{case.matter_name} {case.number or ''}".strip()
     notify(session, case.person_id, f"case:{case.id}", subject, body, sms=sms)
@@ -743,8 +770,30 @@ def transition(
     action: str,
     reason: str | None,
     detail: str | None = None,
+    result: dict[str, Any] | None = None,
 ) -> Case:
+    """Move a case on. `result`: the data an approval produces for the matters after it in a
+    一件事 bundle (e.g. the newborn's citizen ID number), when its bundle asks for some."""
     case = _locked_case(session, principal, case_id)
+    _changed(session, reg, principal, case, action, reason, detail, result)
+    if case.bundle_case_id is not None:
+        # Imported here: the bundle runner builds on this module (a task is a case).
+        from tongban.onething import service as bundles
+
+        bundles.task_changed(session, reg, case)
+    return case
+
+
+def _changed(
+    session: Session,
+    reg: Registry,
+    principal: Principal,
+    case: Case,
+    action: str,
+    reason: str | None,
+    detail: str | None,
+    result: dict[str, Any] | None,
+) -> None:
     roles = roles_on(session, principal, case)
     allowed = allowed_actions(case, roles)
     spec = TRANSITIONS.get(action)
@@ -763,7 +812,7 @@ def transition(
     if action == "submit":
         _require_complete(session, reg, case)
         _submit(session, case, actor)
-        return case
+        return
     today = licenses.today()
     target = spec[1]
     if action == "accept":
@@ -782,19 +831,25 @@ def transition(
             moved = cal.add_working_days(moved, cal.working_days_between(case.paused_since, today))
         case.due_date, case.paused_since, case.resume_to = moved, None, None
     elif action == "approve":
+        if case.bundle_case_id is not None:
+            from tongban.onething import service as bundles
+
+            bundles.record_result(session, reg, case, result or {})
         case.license_identifier = _issue_result(session, reg, case)
     elif action == "deliver":
         reason = _delivered(case, detail, reason)
     case.status = target
     _event(session, case, action, before, target, actor, reason)
     _tell(session, case, target, reason)
-    return case
 
 
 def allowed_actions(case: Case, roles: set[str]) -> set[str]:
     allowed = {
         a for a, (starts, _to, who) in TRANSITIONS.items() if case.status in starts and roles & who
     }
+    if case.bundle_case_id is not None:
+        # A bundle's tasks are handed in together and handed out together (统一发证).
+        allowed -= {"submit", "deliver"}
     if APPLICANT not in roles and case.signed_at is None:
         # The counter hands a case in only with the applicant's signature on its pad.
         allowed -= {"submit", "resubmit"}
@@ -994,3 +1049,146 @@ def queue(session: Session, principal: Principal) -> list[Case]:
             .order_by(Case.due_date.is_(None), Case.due_date, Case.id)
         )
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# A 一件事 bundle's tasks: each an ordinary case of its matter, made and started by the runner
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    bundle_case_id: int
+    matter: str
+    person_id: int
+    enterprise_id: int | None
+    created_by: int
+    channel: str
+    hall_key: str | None
+    delivery_method: str
+    delivery_address_enc: str | None
+    # License types that a matter before this one in the bundle issues: not the applicant's
+    # to upload, since they arrive when that matter is approved (type key -> matter name).
+    from_upstream: dict[str, str]
+
+
+def new_task(session: Session, reg: Registry, spec: TaskSpec) -> Case:
+    """A draft case of one matter of a bundle, routed to the bundle's counter and the
+    matter's own department."""
+    facts = matter_case_facts(session, spec.matter)
+    case = Case(
+        matter_code=facts.code,
+        matter_name=facts.name,
+        channel=spec.channel,
+        status="draft",
+        person_id=spec.person_id,
+        enterprise_id=spec.enterprise_id,
+        created_by=spec.created_by,
+        hall_key=spec.hall_key,
+        department_key=facts.department_key,
+        form_enc=reg.keyring.encrypt(session, "case.form", "{}"),
+        delivery_method=spec.delivery_method,
+        delivery_address_enc=spec.delivery_address_enc,
+        bundle_case_id=spec.bundle_case_id,
+    )
+    case.materials = _task_materials(session, case, spec.from_upstream)
+    session.add(case)
+    session.flush()
+    _event(session, case, "create", None, "draft", f"account:{spec.created_by}", None)
+    return case
+
+
+def _task_materials(
+    session: Session, case: Case, from_upstream: dict[str, str]
+) -> list[dict[str, Any]]:
+    applicant = Applicant(case.person_id, case.enterprise_id)
+    types = {
+        m.key: m.license_type_key
+        for m in matter_materials_facts(session, case.matter_code).materials
+    }
+    out = []
+    for r in resolve_materials(session, case.matter_code, applicant, licenses.today()):
+        item = r.as_dict()
+        upstream = from_upstream.get(types.get(r.key) or "")
+        if r.resolution == "upload" and upstream is not None:
+            item.update(
+                resolution="upstream",
+                reason="bundle_upstream",
+                detail=f"由本件事中的「{upstream}」办结后自动获取，无需提交",
+            )
+        out.append(item)
+    return out
+
+
+def task_form(session: Session, reg: Registry, case: Case, values: dict[str, Any]) -> None:
+    """A task's form: the bundle's merged values that this matter asks for."""
+    case.form_enc = reg.keyring.encrypt(
+        session, "case.form", json.dumps(values, ensure_ascii=False)
+    )
+
+
+def task_form_problems(
+    session: Session, reg: Registry, case: Case, ignore: set[str]
+) -> list[FieldError]:
+    """What stops a task's form from being final, leaving out elements an upstream fills."""
+    return [
+        e for e in form_problems(session, reg, case) if e.field.removeprefix("form.") not in ignore
+    ]
+
+
+def hand_in_task(session: Session, case: Case, actor: str) -> None:
+    """A task with nothing to wait for goes to its hall as the bundle is submitted."""
+    _require_materials(session, case)
+    _submit(session, case, actor)
+
+
+def park_task(session: Session, case: Case, actor: str, waiting_for: str) -> None:
+    """A task that waits for upstream results; it starts by itself when they are in."""
+    case.status = "waiting"
+    _event(session, case, "wait", "draft", "waiting", actor, waiting_for)
+
+
+def start_task(session: Session, reg: Registry, case: Case, why: str) -> None:
+    """Every input is in: the task goes to its hall like any submitted case. What is still
+    missing is written in the event for the window, which asks for it by 补正."""
+    case.materials = [
+        m for m in _task_materials(session, case, {}) if m.get("resolution") != "upstream"
+    ]
+    problems = [e.message for e in form_problems(session, reg, case)]
+    problems += [f"缺少材料：{m['name']}" for m in missing_materials(session, case)]
+    case.status = "draft"
+    _submit(session, case, "system")
+    note = why + (f"；待补：{'；'.join(problems)}" if problems else "")
+    _event(session, case, "start", "waiting", "submitted", "system", note)
+
+
+def end_task(session: Session, case: Case, why: str) -> None:
+    """An upstream was refused: this task cannot go on; the applicant is told why."""
+    before = case.status
+    case.status = "cancelled"
+    _event(session, case, "cancel", before, "cancelled", "system", why)
+    _tell(session, case, "cancelled", why)
+
+
+def deliver_task(session: Session, case: Case, actor: str, detail: str | None) -> None:
+    """统一发证: the bundle hands out this task's result with all the others."""
+    reason = _delivered(case, detail, None)
+    case.status = "delivered"
+    _event(session, case, "deliver", "approved", "delivered", actor, reason)
+
+
+def route(session: Session, matter: str, person_id: int, enterprise_id: int | None) -> str | None:
+    return _route(session, matter_case_facts(session, matter), person_id, enterprise_id)
+
+
+def checked_values(
+    session: Session,
+    fields: dict[str, ElementFacts],
+    required: dict[str, bool],
+    values: dict[str, Any],
+) -> dict[str, Any]:
+    """Values checked against their data elements, as stored (dates as ISO text)."""
+    clean, errors = validate_form(fields, required, values)
+    if errors:
+        raise validation_failed([FieldError(f"form.{e.field}", e.message, e.code) for e in errors])
+    return _stored(clean)

@@ -25,6 +25,7 @@ from tongban.cases.views import (
     case_context,
     posted_form,
     posted_text,
+    posted_values,
     refusal_code,
     refusal_text,
 )
@@ -38,6 +39,7 @@ from tongban.identity.service import Principal
 from tongban.licenses import service as licenses
 from tongban.licenses.api import registry_of
 from tongban.licenses.resolver import Applicant
+from tongban.onething import service as bundles
 from tongban.portal.csrf import verify_csrf
 from tongban.portal.rendering import render
 
@@ -77,6 +79,7 @@ def staff_case_page(
         **case_context(request, db, principal, case),
         counter=cases.COUNTER in cases.roles_on(db, principal, case),
         needs_reason=NEEDS_REASON,
+        provides=bundles.provides_of(db, case),
         error=refusal_text(error),
     )
 
@@ -88,14 +91,25 @@ def staff_act(
     case_id: RowId,
     principal: Annotated[Principal, Depends(STAFF)],
     action: Annotated[str, Form(max_length=30)],
+    data: Posted,
     reason: Annotated[str, Form(max_length=1000)] = "",
     detail: Annotated[str, Form(max_length=200)] = "",
     csrf_token: Annotated[str | None, Form()] = None,
 ) -> Response:
     verify_csrf(request, csrf_token)
+    # 一件事: what an approval provides to the matters after it, posted as r.<data element>.
+    wanted = [(key, "string") for key, _ in _provides(db, principal, case_id)]
+    result = posted_values(data, wanted, "r.")
     try:
         cases.transition(
-            db, registry_of(request), principal, case_id, action, reason or None, detail or None
+            db,
+            registry_of(request),
+            principal,
+            case_id,
+            action,
+            reason or None,
+            detail or None,
+            result or None,
         )
     except DomainError as exc:
         if exc.status >= 500 or exc.status == 404:
@@ -103,6 +117,10 @@ def staff_act(
         db.rollback()
         return back_with(f"/staff/cases/{case_id}", exc)
     return RedirectResponse(f"/staff/cases/{case_id}", status_code=303)
+
+
+def _provides(db: DbSession, principal: Principal, case_id: int) -> list[tuple[str, str]]:
+    return bundles.provides_of(db, cases.get_case(db, principal, case_id))
 
 
 @router.post("/staff/cases/{case_id}/materials")

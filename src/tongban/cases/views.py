@@ -4,6 +4,7 @@ the case as a page shows it, and refusals turned into a message the page can sho
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -30,6 +31,8 @@ STATUS = {
     "approved": ("已办结", "准予许可，等待出件"),
     "denied": ("不予许可", "请查看原因"),
     "delivered": ("已送达", "办理完毕"),
+    "waiting": ("等待前序事项", "一件事中前面的事项办结后自动开始"),
+    "cancelled": ("已终止", "前序事项未能办理，本事项无法继续"),
 }
 ACTIONS = {
     "create": "创建",
@@ -49,6 +52,9 @@ ACTIONS = {
     "choose_delivery": "选择领取方式",
     "warning": "预警",
     "overdue": "超期",
+    "wait": "等待前序事项",
+    "start": "自动开始办理",
+    "cancel": "终止",
 }
 CHANNELS = {
     "web": "网上办事",
@@ -59,7 +65,12 @@ CHANNELS = {
 }
 # Staff actions that need a reason typed in.
 NEEDS_REASON = {"reject_at_intake", "request_correction", "deny"}
-RESOLUTIONS = {"license": "免提交：电子证照", "department": "免提交：部门共享", "upload": "需上传"}
+RESOLUTIONS = {
+    "license": "免提交：电子证照",
+    "department": "免提交：部门共享",
+    "upstream": "免提交：前序事项结果",
+    "upload": "需上传",
+}
 
 # A refused step comes back to the page as a code, never as text from the address bar: the
 # page shows only words of its own (a link cannot make it display someone else's message).
@@ -120,18 +131,25 @@ def posted_form(session: Session, data: Any, code: str) -> dict[str, Any]:
     """The form's values from a posted page: fields are named f.<data element>; empty ones are
     left out, so a draft may be incomplete. Values are checked by the service like any API
     request; here they only take their type."""
+    return posted_values(data, [(f.key, f.type) for f in matter_form_facts(session, code)])
+
+
+def posted_values(
+    data: Any, fields: Iterable[tuple[str, str]], prefix: str = "f."
+) -> dict[str, Any]:
+    """Posted values of these (data element, type) fields, named <prefix><data element>."""
     values: dict[str, Any] = {}
-    for f in matter_form_facts(session, code):
-        raw = data.get(f"f.{f.key}")
+    for key, kind in fields:
+        raw = data.get(f"{prefix}{key}")
         if raw is None or not isinstance(raw, str) or raw.strip() == "":
             continue
         text = raw.strip()[:1000]
-        if f.type == "boolean":
-            values[f.key] = text == "true"
-        elif f.type == "integer" and _INTEGER.fullmatch(text):
-            values[f.key] = int(text)
+        if kind == "boolean":
+            values[key] = text == "true"
+        elif kind == "integer" and _INTEGER.fullmatch(text):
+            values[key] = int(text)
         else:
-            values[f.key] = text
+            values[key] = text
     return values
 
 

@@ -1,7 +1,8 @@
 """Read the catalog YAML into validated models, or say exactly where it is wrong.
 
 Every `*.yaml` below the catalog folder is read; its top-level key says what it holds
-(`districts`, `departments`, `halls`, `data_elements`, `license_types`, `matters`), so a large
+(`districts`, `departments`, `halls`, `data_elements`, `license_types`, `matters`,
+`bundles`), so a large
 catalog can be split into as many files as its owners like. Each problem is reported as
 `file:line: what is wrong`, all of them at once, and a catalog with any problem loads nothing.
 """
@@ -18,6 +19,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from tongban.catalog.schemas import (
+    BundleIn,
+    BundlesFile,
     DataElementIn,
     DataElementsFile,
     DepartmentIn,
@@ -44,6 +47,7 @@ _FILE_KINDS: dict[str, type[BaseModel]] = {
     "data_elements": DataElementsFile,
     "license_types": LicenseTypesFile,
     "matters": MattersFile,
+    "bundles": BundlesFile,
 }
 
 
@@ -85,6 +89,7 @@ class CatalogSource:
     elements: dict[str, DataElementIn] = field(default_factory=dict)
     license_types: dict[str, LicenseTypeIn] = field(default_factory=dict)
     matters: dict[str, MatterIn] = field(default_factory=dict)
+    bundles: dict[str, BundleIn] = field(default_factory=dict)
     origins: dict[tuple[str, str], Origin] = field(default_factory=dict)
 
 
@@ -301,6 +306,11 @@ def _collect(catalog: CatalogSource, parsed: _ParsedFile, problems: list[Problem
             _add(
                 catalog, catalog.matters, "matter", matter.code, matter, at("matters", i), problems
             )
+    elif isinstance(model, BundlesFile):
+        for i, bundle in enumerate(model.bundles):
+            _add(
+                catalog, catalog.bundles, "bundle", bundle.code, bundle, at("bundles", i), problems
+            )
 
 
 def _cross_check(c: CatalogSource, problems: list[Problem]) -> None:
@@ -340,6 +350,11 @@ def _cross_check(c: CatalogSource, problems: list[Problem]) -> None:
         for path, message in check_matter(c, matter):
             line = _line_of(origin.node, _path(path)) if origin.node else origin.line
             problems.append(Problem(origin.file, line, f"matter {matter.code!r} {path}: {message}"))
+    for bundle in c.bundles.values():
+        origin = c.origins.get(("bundle", bundle.code), Origin("?", 1))
+        for path, message in check_bundle(c, bundle):
+            line = _line_of(origin.node, _path(path)) if origin.node else origin.line
+            problems.append(Problem(origin.file, line, f"bundle {bundle.code!r} {path}: {message}"))
 
 
 def _path(dotted: str) -> list[int | str]:
@@ -389,6 +404,61 @@ def check_matter(c: CatalogSource, m: MatterIn) -> list[tuple[str, str]]:
     return out
 
 
+def check_bundle(c: CatalogSource, b: BundleIn) -> list[tuple[str, str]]:
+    """(field path, problem) for a bundle whose matters, departments or flows do not hold.
+
+    A need must carry something: the upstream matter's license is one of this matter's
+    materials, an element it provides is one of this matter's fields, or this matter takes a
+    record from the upstream's department. A need that carries nothing would only slow the
+    bundle down."""
+    out: list[tuple[str, str]] = []
+    _bundle_department(c, b, out)
+    for i, entry in enumerate(b.matters):
+        matter = c.matters.get(entry.matter)
+        if matter is None:
+            out.append((f"matters.{i}.matter", f"unknown matter {entry.matter!r}"))
+            continue
+        if b.audience not in matter.audience:
+            out.append(
+                (f"matters.{i}.matter", f"matter {entry.matter} is not for {b.audience.value}")
+            )
+        asked = {f.element for f in matter.fields}
+        for j, element in enumerate(entry.provides):
+            if element not in c.elements:
+                out.append((f"matters.{i}.provides.{j}", f"unknown data element {element!r}"))
+        for j, upstream_code in enumerate(entry.needs):
+            upstream = c.matters.get(upstream_code)
+            if upstream is None:
+                continue  # reported at its own entry
+            provided = next(e for e in b.matters if e.matter == upstream_code).provides
+            if not _carries(matter, upstream, provided, asked):
+                out.append(
+                    (
+                        f"matters.{i}.needs.{j}",
+                        f"nothing of {upstream_code}'s result is used by {entry.matter}",
+                    )
+                )
+    return out
+
+
+def _bundle_department(c: CatalogSource, b: BundleIn, out: list[tuple[str, str]]) -> None:
+    dep = c.departments.get(b.lead_department)
+    if dep is None:
+        out.append(("lead_department", f"unknown department {b.lead_department!r}"))
+    elif dep.level is DepartmentLevel.EXTERNAL:
+        out.append(("lead_department", f"{b.lead_department!r} is not a body of this city"))
+
+
+def _carries(matter: MatterIn, upstream: MatterIn, provided: list[str], asked: set[str]) -> bool:
+    licenses = {m.license_type for m in matter.materials if m.license_type}
+    records = {m.department for m in matter.materials if m.department}
+    return (
+        (upstream.issues_license is not None and upstream.issues_license in licenses)
+        or bool(set(provided) & asked)
+        or upstream.department in records
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m tongban.catalog.loader [DIR]`: check a catalog folder without a database."""
     args = sys.argv[1:] if argv is None else argv
@@ -403,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         f"ok: {len(catalog.matters)} matters, {len(catalog.departments)} departments, "
         f"{len(catalog.halls)} halls, {len(catalog.elements)} data elements, "
         f"{len(catalog.license_types)} license types, {len(catalog.districts)} districts, "
-        f"{len(catalog.streets)} streets"
+        f"{len(catalog.streets)} streets, {len(catalog.bundles)} bundles"
     )
     return 0
 

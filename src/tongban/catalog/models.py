@@ -229,3 +229,18 @@ class CatalogMeta(Base):
 
     key: Mapped[str] = mapped_column(String(60), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class Bundle(Base):
+    """一件事: a bundle of matters as loaded; `definition` is its catalog entry. Everything a
+    bundle promises (its plan, its reductions) is computed from its matters when asked."""
+
+    __tablename__ = "bundles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(TEXT_MAX))
+    audience: Mapped[str] = mapped_column(String(20))
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -402,6 +402,124 @@ class MattersFile(Strict):
     matters: list[MatterIn] = Field(min_length=1)
 
 
+BUNDLE_CODE_RE = r"^[a-z][a-z0-9-]{1,39}$"
+ANSWER_RE = r"^[a-z0-9_]{1,40}$"
+
+
+class OptionIn(Strict):
+    value: Annotated[str, Field(pattern=ANSWER_RE)]
+    label: NonEmpty
+    label_en: NonEmpty
+
+
+YES_NO = [
+    OptionIn(value="yes", label="是", label_en="Yes"),
+    OptionIn(value="no", label="否", label_en="No"),
+]
+
+
+class QuestionIn(Strict):
+    """情形: a question whose answer decides which matters of a bundle apply."""
+
+    key: Annotated[str, Field(pattern=ANSWER_RE)]
+    text: NonEmpty
+    text_en: NonEmpty
+    help: str | None = None
+    options: list[OptionIn] = Field(default_factory=lambda: list(YES_NO), min_length=2)
+
+    @model_validator(mode="after")
+    def _distinct_options(self) -> QuestionIn:
+        _unique([o.value for o in self.options], "option")
+        return self
+
+
+class BundleMatterIn(Strict):
+    """One matter of a bundle: when it applies, which matters' results it waits for, and
+    which data its own result produces for the matters after it (a data record, e.g. the
+    newborn's citizen ID number assigned at household registration)."""
+
+    matter: Annotated[str, Field(pattern=MATTER_CODE_RE)]
+    # Applies when any one of these holds, each a set of answers that must all match;
+    # no condition: always.
+    when: list[dict[Annotated[str, Field(pattern=ANSWER_RE)], str]] = []
+    needs: list[Annotated[str, Field(pattern=MATTER_CODE_RE)]] = []
+    provides: list[Key] = []
+    note: str | None = None
+
+
+class BundleIn(Strict):
+    """一件事: matters of several departments that a person sees as one thing."""
+
+    code: Annotated[str, Field(pattern=BUNDLE_CODE_RE)]
+    name: NonEmpty
+    name_en: NonEmpty
+    audience: Audience
+    lead_department: DeptKey  # 牵头部门: owns the guide and the one counter
+    description: NonEmpty
+    keywords: list[NonEmpty] = []
+    questions: list[QuestionIn] = []
+    matters: list[BundleMatterIn] = Field(min_length=2)
+    assumptions: Assumptions = {}
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BundleIn:
+        if self.code == "metrics":  # the portal's /bundles/metrics page
+            raise ValueError("the bundle code 'metrics' is reserved")
+        _unique([q.key for q in self.questions], "question")
+        _unique([m.matter for m in self.matters], "matter")
+        options = {q.key: {o.value for o in q.options} for q in self.questions}
+        codes = {m.matter for m in self.matters}
+        for m in self.matters:
+            for condition in m.when:
+                for key, value in condition.items():
+                    if key not in options:
+                        raise ValueError(f"matter {m.matter}: unknown question {key!r} in when")
+                    if value not in options[key]:
+                        raise ValueError(f"matter {m.matter}: {key} has no option {value!r}")
+            for upstream in m.needs:
+                if upstream not in codes:
+                    raise ValueError(f"matter {m.matter} needs {upstream}, not in this bundle")
+                if upstream == m.matter:
+                    raise ValueError(f"matter {m.matter} needs itself")
+            _unique(m.provides, f"provided element of {m.matter}")
+        cycle = _find_cycle({m.matter: list(m.needs) for m in self.matters})
+        if cycle:
+            raise ValueError(f"the needs form a cycle: {' -> '.join(cycle)}")
+        _check_assumption_keys(self, self.assumptions)
+        return self
+
+
+class BundlesFile(Strict):
+    bundles: list[BundleIn] = Field(min_length=1)
+
+
+def _find_cycle(needs: dict[str, list[str]]) -> list[str]:
+    """A path that comes back to where it started, or [] when the needs are a DAG."""
+    state: dict[str, int] = {}  # 1 on the current path, 2 done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        path.append(node)
+        for nxt in needs.get(node, []):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt) :], nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        path.pop()
+        state[node] = 2
+        return []
+
+    for start in needs:
+        if start not in state:
+            found = visit(start)
+            if found:
+                return found
+    return []
+
+
 def _unique(values: list[str], what: str) -> None:
     seen: set[str] = set()
     for v in values:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from tongban.catalog import rules, search, writer
 from tongban.catalog.loader import read_catalog
 from tongban.catalog.models import (
+    Bundle,
     DataElement,
     Department,
     District,
@@ -30,6 +31,7 @@ from tongban.catalog.models import (
     MatterField,
     MatterMaterial,
     MatterSearchDoc,
+    MatterStep,
     MatterVersion,
     Street,
 )
@@ -37,6 +39,7 @@ from tongban.catalog.rules import DepartmentFacts, HallScope
 from tongban.catalog.schemas import (
     MATTER_KIND_LABELS,
     Audience,
+    BundleIn,
     CatalogStats,
     DepartmentLevel,
     DepartmentOut,
@@ -599,6 +602,10 @@ def export_catalog(session: Session, root: Path) -> dict[str, int]:
     for dep_key, items in grouped.items():
         _dump(root / "matters" / f"{dep_key}.yaml", {"department": dep_key, "matters": items})
     written["matters"] = sum(len(v) for v in grouped.values())
+    bundles = [b.definition for b in session.scalars(select(Bundle).order_by(Bundle.code))]
+    if bundles:
+        _dump(root / "bundles.yaml", {"bundles": bundles})
+    written["bundles"] = len(bundles)
     return written
 
 
@@ -814,3 +821,137 @@ def hall_for(
         if found is not None:
             return found
     return session.scalars(query.where(Hall.district_code == where).order_by(Hall.key)).first()
+
+
+# ---------------------------------------------------------------------------------------------
+# 一件事 bundles: their definitions and the facts of their matters, for the planner
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BundleRow:
+    entry: BundleIn
+    version: int
+
+
+def list_bundles(session: Session) -> list[BundleRow]:
+    return [
+        BundleRow(BundleIn.model_validate(b.definition), b.version)
+        for b in session.scalars(select(Bundle).order_by(Bundle.id))
+    ]
+
+
+def get_bundle(session: Session, code: str) -> BundleRow:
+    row = session.scalars(select(Bundle).where(Bundle.code == code)).first()
+    if row is None:
+        raise NotFound("bundle_not_found", "一件事不存在", "No such bundle", code)
+    return BundleRow(BundleIn.model_validate(row.definition), row.version)
+
+
+@dataclass(frozen=True)
+class PlanField:
+    key: str
+    label: str
+    label_en: str
+    type: str
+    options: tuple[str, ...]
+    required: bool
+    registry: str | None
+    prefillable: bool
+
+
+@dataclass(frozen=True)
+class PlanMaterial:
+    key: str
+    name: str
+    required: bool
+    source: str  # applicant | department | license
+    exempt: bool
+    department_key: str | None
+    department_name: str | None
+    license_type: str | None
+    license_type_name: str | None
+
+
+@dataclass(frozen=True)
+class PlanMatter:
+    """One matter as the bundle planner sees it: all it needs, in one read."""
+
+    code: str
+    name: str
+    department_key: str
+    department_name: str
+    promised_days: int
+    trips: int
+    steps: tuple[tuple[str, str], ...]  # (name, actor)
+    fields: tuple[PlanField, ...]
+    materials: tuple[PlanMaterial, ...]
+    issues_license: str | None
+    specialized_halls: tuple[str, ...]
+
+
+def plan_matters(session: Session, codes: Sequence[str]) -> dict[str, PlanMatter]:
+    """The planner's facts of these matters, read in a handful of queries whatever their
+    number; a code that is not in the catalog is missing from the answer."""
+    rows = session.scalars(select(Matter).where(Matter.code.in_(list(codes)))).all()
+    if not rows:
+        return {}
+    ids = [m.id for m in rows]
+    steps: dict[int, list[tuple[str, str]]] = {}
+    for s in session.scalars(
+        select(MatterStep).where(MatterStep.matter_id.in_(ids)).order_by(MatterStep.position)
+    ):
+        steps.setdefault(s.matter_id, []).append((s.name, s.actor))
+    fields: dict[int, list[PlanField]] = {}
+    for f in session.scalars(
+        select(MatterField).where(MatterField.matter_id.in_(ids)).order_by(MatterField.position)
+    ):
+        el = f.element
+        fields.setdefault(f.matter_id, []).append(
+            PlanField(
+                key=el.key,
+                label=f.label or el.label,
+                label_en=el.label_en,
+                type=el.type,
+                options=tuple(el.options),
+                required=f.required,
+                registry=el.base_registry,
+                prefillable=f.prefillable,
+            )
+        )
+    materials: dict[int, list[PlanMaterial]] = {}
+    for x in session.scalars(
+        select(MatterMaterial)
+        .where(MatterMaterial.matter_id.in_(ids))
+        .order_by(MatterMaterial.position)
+    ):
+        materials.setdefault(x.matter_id, []).append(
+            PlanMaterial(
+                key=x.key,
+                name=x.name,
+                required=x.required,
+                source=x.source,
+                exempt=x.exempt,
+                department_key=x.department.key if x.department else None,
+                department_name=x.department.name if x.department else None,
+                license_type=x.license_type.key if x.license_type else None,
+                license_type_name=x.license_type.name if x.license_type else None,
+            )
+        )
+    licenses = {row.id: row.key for row in session.execute(select(LicenseType.id, LicenseType.key))}
+    return {
+        m.code: PlanMatter(
+            code=m.code,
+            name=m.name,
+            department_key=m.department.key,
+            department_name=m.department.name,
+            promised_days=m.promised_days,
+            trips=m.trips,
+            steps=tuple(steps.get(m.id, ())),
+            fields=tuple(fields.get(m.id, ())),
+            materials=tuple(materials.get(m.id, ())),
+            issues_license=licenses.get(m.issues_license_id) if m.issues_license_id else None,
+            specialized_halls=tuple(m.definition.get("halls") or ()),
+        )
+        for m in rows
+    }

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from tongban.catalog import rules, search
 from tongban.catalog.loader import CatalogSource, check_matter
 from tongban.catalog.models import (
+    Bundle,
     CatalogMeta,
     DataElement,
     Department,
@@ -127,7 +128,33 @@ def apply_catalog(session: Session, src: CatalogSource) -> ApplyReport:
             report.unchanged += 1
     _write_districts(session, [(m, e) for m, e, _, _ in written], facts, halls)
     _write_search_docs(session, [_search_doc(m, e, facts) for m, e, _, _ in written])
+    report.counts["bundles"] = _upsert_bundles(session, src)
     return report
+
+
+def _upsert_bundles(session: Session, src: CatalogSource) -> int:
+    """Bundles as loaded; a changed definition is a new version (a running bundle case keeps
+    the plan it was submitted with)."""
+    existing = {b.code: b for b in session.scalars(select(Bundle))}
+    for code, entry in src.bundles.items():
+        definition = entry.model_dump(mode="json", exclude_defaults=True)
+        row = existing.get(code)
+        if row is None:
+            session.add(
+                Bundle(
+                    code=code,
+                    name=entry.name,
+                    audience=entry.audience.value,
+                    definition=definition,
+                    version=1,
+                )
+            )
+        elif row.definition != definition:
+            row.name, row.audience, row.definition = entry.name, entry.audience.value, definition
+            row.version += 1
+            row.updated_at = utcnow()
+    session.flush()
+    return len(src.bundles)
 
 
 def save_matter(session: Session, entry: MatterIn) -> None:

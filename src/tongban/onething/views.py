@@ -1,0 +1,109 @@
+"""What the API and the pages show of bundles and bundle cases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from tongban.cases import service as cases
+from tongban.cases.models import Case
+from tongban.cases.views import STATUS
+from tongban.catalog.service import BundleRow
+from tongban.identity.service import Principal
+from tongban.licenses.service import Registry
+from tongban.onething import service as onething
+from tongban.onething.models import BundleCase
+
+AUDIENCE = {"person": "个人", "enterprise": "企业"}
+VIA = {
+    "license": "免提交：电子证照库调取",
+    "department": "免提交：部门数据共享",
+    "upstream": "免提交：前序事项办结后自动获取",
+    "upload": "需上传",
+}
+BUNDLE_ACTIONS = {
+    "create": "创建",
+    "submit": "一次提交",
+    "task_refused": "有事项未能办理",
+    "complete": "全部办理完毕",
+    "deliver": "统一送达",
+}
+
+
+def bundle_summary(row: BundleRow) -> dict[str, Any]:
+    b = row.entry
+    return {
+        "code": b.code,
+        "name": b.name,
+        "name_en": b.name_en,
+        "audience": b.audience.value,
+        "lead_department": b.lead_department,
+        "description": b.description,
+        "matters": len(b.matters),
+        "questions": [
+            {
+                "key": q.key,
+                "text": q.text,
+                "text_en": q.text_en,
+                "help": q.help,
+                "options": [o.model_dump() for o in q.options],
+            }
+            for q in b.questions
+        ],
+        "version": row.version,
+        "assumptions": b.assumptions,
+    }
+
+
+def bundle_case_out(
+    db: Session, reg: Registry, principal: Principal, bc: BundleCase
+) -> dict[str, Any]:
+    """A bundle case: its one status line, its tasks (each a case of its own), the merged
+    materials; the merged form only for the applicant (staff read a task's form in the task,
+    which is audited)."""
+    tasks = onething.tasks_of(db, bc)
+    roles = onething.roles_on(db, principal, bc, tasks)
+    by_code = {t.matter_code: t for t in tasks}
+    applicant = cases.APPLICANT in roles
+    return {
+        "id": bc.id,
+        "number": bc.number,
+        "bundle": bc.bundle_code,
+        "bundle_name": bc.bundle_name,
+        "status": bc.status,
+        "status_line": onething.status_line(bc, tasks),
+        "answers": bc.answers,
+        "hall": bc.hall_key,
+        "days": bc.plan["days"],
+        "critical_path": bc.plan["critical_path"],
+        "delivery": {
+            "method": bc.delivery_method,
+            "label": cases.DELIVERY_METHODS[bc.delivery_method],
+        },
+        "submitted_at": bc.submitted_at.isoformat() if bc.submitted_at else None,
+        "completed_at": bc.completed_at.isoformat() if bc.completed_at else None,
+        "delivered_at": bc.delivered_at.isoformat() if bc.delivered_at else None,
+        "tasks": [_task_out(t, by_code.get(t["code"])) for t in bc.plan["tasks"]],
+        "materials": [m.__dict__ for m in onething.materials_view(db, bc, tasks)],
+        "fields": bc.plan["fields"] if applicant else None,
+        "form": onething.form_of(db, reg, bc) if applicant else None,
+        "history": [
+            {"at": e.at.isoformat(), "action": e.action, "status": e.status, "reason": e.reason}
+            for e in onething.events_of(db, bc)
+        ],
+    }
+
+
+def _task_out(t: dict[str, Any], case: Case | None) -> dict[str, Any]:
+    return {
+        **{k: t[k] for k in ("code", "name", "department_name", "days", "needs", "stage")},
+        "case": case.id if case else None,
+        "status": case.status if case else None,
+        "due_date": case.due_date.isoformat() if case and case.due_date else None,
+        "license": case.license_identifier if case else None,
+    }
+
+
+def task_status(status: str | None) -> tuple[str, str]:
+    return STATUS.get(status or "", (status or "", ""))
