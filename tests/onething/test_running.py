@@ -222,3 +222,177 @@ def test_nobody_else_sees_a_bundle_case(full: World) -> None:
         f"/api/v1/bundle-cases/{bc['id']}", json={"form": {}}, headers=full.auth("citizen2")
     )
     assert edit.status_code == 404
+
+
+def test_an_earlier_childs_certificate_is_not_this_childs(full: World) -> None:
+    first = submitted(full, "birth", BIRTH_ALL)
+    assert approve(full, task(first, CERT)["case"], CERT).status_code == 200
+    # The applicant now holds a birth certificate — of the first child.
+    second = start(full, "birth", BIRTH_ALL).json()
+    assert "child.name" not in second["form"] and "child.birth_date" not in second["form"]
+    vaccine = full.client.get(
+        f"/api/v1/cases/{task(second, VACCINE)['case']}", headers=full.auth("citizen1")
+    ).json()
+    cert = next(m for m in vaccine["materials"] if m["key"] == "birth_medical_certificate")
+    assert cert["resolution"] == "upstream"
+    second = upload_all(full, fill(full, second))
+    assert (
+        full.client.post(
+            f"/api/v1/bundle-cases/{second['id']}/submit", headers=full.auth("citizen1")
+        ).status_code
+        == 200
+    )
+    done = approve(full, task(second, CERT)["case"], CERT).json()
+    vaccine = full.client.get(
+        f"/api/v1/cases/{task(second, VACCINE)['case']}", headers=full.auth("citizen1")
+    ).json()
+    cert = next(m for m in vaccine["materials"] if m["key"] == "birth_medical_certificate")
+    assert cert["resolution"] == "license" and cert["identifier"] == done["license"]
+
+
+def test_staff_see_no_draft_and_only_the_shape_of_a_submitted_bundle(full: World) -> None:
+    draft = start(full, "unemployment", {"insured_year": "yes"}).json()
+    url = f"/api/v1/bundle-cases/{draft['id']}"
+    assert full.client.get(url, headers=full.auth("rev_sh-rsj")).status_code == 404
+    bc = submitted(full, "unemployment", {"insured_year": "yes"})
+    seen = full.client.get(f"/api/v1/bundle-cases/{bc['id']}", headers=full.auth("rev_sh-rsj"))
+    assert seen.status_code == 200
+    out = seen.json()
+    assert out["answers"] is None and out["materials"] is None and out["form"] is None
+    usage = full.client.get("/api/v1/me/data-usage", headers=full.auth("citizen1")).json()
+    assert any(u["action"] == "bundle.read" for u in usage)
+
+
+def test_a_task_cannot_choose_its_own_delivery(full: World) -> None:
+    bc = submitted(full, "unemployment", {"insured_year": "yes"})
+    r = full.client.post(
+        f"/api/v1/cases/{task(bc, '20P004000007')['case']}/delivery",
+        json={"method": "post", "address": "上海市某路1号"},
+        headers=full.auth("citizen1"),
+    )
+    assert r.status_code == 409 and r.json()["code"] == "bundle_delivery"
+
+
+def test_an_uploaded_paper_can_be_taken_back_from_a_draft(full: World) -> None:
+    bc = upload_all(full, fill(full, start(full, "unemployment", {"insured_year": "yes"}).json()))
+    paper = next(m for m in bc["materials"] if m["files"])
+    gone = full.client.delete(
+        f"/api/v1/bundle-cases/{bc['id']}/materials",
+        params={"material": paper["identity"]},
+        headers=full.auth("citizen1"),
+    )
+    assert gone.status_code == 200 and gone.json()["removed"] >= 1
+    again = next(m for m in read(full, bc["id"])["materials"] if m["identity"] == paper["identity"])
+    assert again["files"] == [] and again["needs_upload"]
+
+
+def test_a_bundle_where_nothing_succeeds_ends_without_a_delivery(full: World) -> None:
+    bc = submitted(full, "unemployment", {"insured_year": "yes"})
+    assert deny(full, task(bc, "20P004000007")["case"], "20P004000007").status_code == 200
+    bc = read(full, bc["id"])
+    assert status(bc, "05P004000008") == "cancelled"
+    assert bc["status"] == "ended"
+    window = window_at(full, bc["hall"])
+    assert (
+        full.client.post(
+            f"/api/v1/bundle-cases/{bc['id']}/deliver", json={}, headers=full.auth(window)
+        ).status_code
+        == 409
+    )
+
+
+def test_no_e_license_delivery_for_a_bundle_that_issues_none(full: World) -> None:
+    r = start(
+        full, "disability-aid", {"has_card": "yes", "low_income": "yes"}, delivery="electronic"
+    )
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["code"] == "no_license"
+
+
+def new_uscc(serial: int) -> str:
+    from tongban.common.identifiers import is_valid_uscc
+
+    base = f"91310115MA1K{serial:05d}"
+    return next(base + c for c in "0123456789ABCDEFGHJKLMNPQRTUWXY" if is_valid_uscc(base + c))
+
+
+def test_starting_a_company_registers_it_and_the_rest_act_for_it(full: World) -> None:
+    from tests.idcode.test_api import id_number_of
+
+    answers = {"seal": "yes", "employees": "yes", "general_taxpayer": "no"}
+    bc = start(full, "company-start", answers, user="citizen2").json()
+    assert len(bc["tasks"]) == 6
+    assert "enterprise.uscc" not in {f["key"] for f in bc["fields"] if f["provided_by"] is None}
+    me = id_number_of(full, "citizen2")
+    full.client.patch(
+        f"/api/v1/bundle-cases/{bc['id']}",
+        json={
+            "form": {
+                "enterprise.legal_rep_id_number": me,
+                "enterprise.name": "上海通办测试有限公司",
+            }
+        },
+        headers=full.auth("citizen2"),
+    )
+    bc = upload_all(full, fill(full, read(full, bc["id"], "citizen2"), "citizen2"), "citizen2")
+    done = full.client.post(
+        f"/api/v1/bundle-cases/{bc['id']}/submit", headers=full.auth("citizen2")
+    )
+    assert done.status_code == 200, done.text
+    bc = done.json()
+    setup = "01E001000001"
+    assert status(bc, setup) == "submitted"
+    assert {t["status"] for t in bc["tasks"] if t["code"] != setup} == {"waiting"}
+    # The registration authority approves and gives the credit code.
+    missing = approve(full, task(bc, setup)["case"], setup)
+    assert missing.status_code == 422
+    uscc = new_uscc(bc["id"])
+    ok = full.client.post(
+        f"/api/v1/cases/{task(bc, setup)['case']}/transitions",
+        json={"action": "approve", "result": {"enterprise.uscc": uscc}},
+        headers=full.auth("rev_sh-scjgj"),
+    )
+    assert ok.status_code == 200, ok.text
+    licence = ok.json()["license"]
+    bc = read(full, bc["id"], "citizen2")
+    assert {t["status"] for t in bc["tasks"] if t["code"] != setup} == {"submitted"}
+    # The founder now acts for the new enterprise: its later matters are theirs to follow.
+    seal = full.client.get(
+        f"/api/v1/cases/{task(bc, '07E002000001')['case']}", headers=full.auth("citizen2")
+    ).json()
+    held = next(m for m in seal["materials"] if m["key"] == "business_license")
+    assert held["resolution"] == "license" and held["identifier"] == licence
+    wallet = full.client.get(
+        "/api/v1/me/licenses", params={"uscc": uscc}, headers=full.auth("citizen2")
+    )
+    assert wallet.status_code == 200
+    assert licence in wallet.text
+
+
+def test_a_credit_code_is_given_once(full: World) -> None:
+    from tests.idcode.test_api import id_number_of
+
+    answers = {"seal": "no", "employees": "no", "general_taxpayer": "no"}
+    codes = []
+    for _ in range(2):
+        bc = start(full, "company-start", answers, user="citizen2").json()
+        full.client.patch(
+            f"/api/v1/bundle-cases/{bc['id']}",
+            json={"form": {"enterprise.legal_rep_id_number": id_number_of(full, "citizen2")}},
+            headers=full.auth("citizen2"),
+        )
+        bc = upload_all(full, fill(full, read(full, bc["id"], "citizen2"), "citizen2"), "citizen2")
+        bc = full.client.post(
+            f"/api/v1/bundle-cases/{bc['id']}/submit", headers=full.auth("citizen2")
+        ).json()
+        codes.append(task(bc, "01E001000001")["case"])
+    uscc = new_uscc(90000 + codes[0])
+    for case_id, expected in zip(codes, (200, 409), strict=True):
+        approve(full, case_id, "01E001000001")  # accept, review; the approval itself: 422
+        r = full.client.post(
+            f"/api/v1/cases/{case_id}/transitions",
+            json={"action": "approve", "result": {"enterprise.uscc": uscc}},
+            headers=full.auth("rev_sh-scjgj"),
+        )
+        assert r.status_code == expected, r.text
+    assert r.json()["code"] == "uscc_taken"

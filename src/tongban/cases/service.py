@@ -264,6 +264,13 @@ def choose_delivery(
     case = _locked_case(session, principal, case_id)
     if APPLICANT not in roles_on(session, principal, case):
         raise NotFound("case_not_found", "办件不存在", "No such case")
+    if case.bundle_case_id is not None:
+        raise DomainError(
+            code="bundle_delivery",
+            title="一件事的办理结果统一送达，领取方式在一件事中选择",
+            title_en="A bundle's results are handed out together; choose how in the bundle",
+            status=409,
+        )
     if case.status in ("delivered", "denied", "rejected_at_intake"):
         raise _not_editable(case)
     facts = matter_case_facts(session, case.matter_code)
@@ -505,6 +512,16 @@ def remove_file(session: Session, principal: Principal, case_id: int, file_id: i
     session.flush()
 
 
+def drop_files(session: Session, case: Case, material_key: str) -> int:
+    """A bundle draft takes a paper back: this task's files of it go (the blobs with the next
+    orphan sweep)."""
+    rows = [f for f in files.files_of(session, case.id) if f.material_key == material_key]
+    for row in rows:
+        session.delete(row)
+    session.flush()
+    return len(rows)
+
+
 def sign_at_pad(
     session: Session,
     reg: Registry,
@@ -584,8 +601,10 @@ def _require_complete(session: Session, reg: Registry, case: Case) -> None:
     免提交 is decided again now: a license that lapsed since the draft covers nothing."""
     _checked_form(session, case.matter_code, form_of(session, reg, case), final=True)
     applicant = Applicant(case.person_id, case.enterprise_id)
+    # A bundle's task keeps the licenses its upstream tasks issued for it.
+    pinned = {m["key"]: m for m in case.materials if m.get("reason") == "bundle_result"}
     case.materials = [
-        m.as_dict()
+        pinned.get(m.key, m.as_dict())
         for m in resolve_materials(session, case.matter_code, applicant, licenses.today())
     ]
     _require_materials(session, case)
@@ -1101,6 +1120,9 @@ def new_task(session: Session, reg: Registry, spec: TaskSpec) -> Case:
 def _task_materials(
     session: Session, case: Case, from_upstream: dict[str, str]
 ) -> list[dict[str, Any]]:
+    """The task's materials for its applicant now. A license type that a matter before it in
+    the bundle issues comes from that matter, whatever the registry holds today (an older
+    child's birth certificate is not this child's)."""
     applicant = Applicant(case.person_id, case.enterprise_id)
     types = {
         m.key: m.license_type_key
@@ -1110,14 +1132,21 @@ def _task_materials(
     for r in resolve_materials(session, case.matter_code, applicant, licenses.today()):
         item = r.as_dict()
         upstream = from_upstream.get(types.get(r.key) or "")
-        if r.resolution == "upload" and upstream is not None:
+        if upstream is not None:
             item.update(
                 resolution="upstream",
                 reason="bundle_upstream",
                 detail=f"由本件事中的「{upstream}」办结后自动获取，无需提交",
             )
+            item.pop("identifier", None)
         out.append(item)
     return out
+
+
+def refresh_task(session: Session, case: Case, from_upstream: dict[str, str]) -> None:
+    """免提交 decided again at submission: a license that lapsed since the draft covers
+    nothing (what the bundle's own matters issue stays theirs)."""
+    case.materials = _task_materials(session, case, from_upstream)
 
 
 def task_form(session: Session, reg: Registry, case: Case, values: dict[str, Any]) -> None:
@@ -1148,12 +1177,30 @@ def park_task(session: Session, case: Case, actor: str, waiting_for: str) -> Non
     _event(session, case, "wait", "draft", "waiting", actor, waiting_for)
 
 
-def start_task(session: Session, reg: Registry, case: Case, why: str) -> None:
-    """Every input is in: the task goes to its hall like any submitted case. What is still
-    missing is written in the event for the window, which asks for it by 补正."""
-    case.materials = [
-        m for m in _task_materials(session, case, {}) if m.get("resolution") != "upstream"
-    ]
+def start_task(
+    session: Session, reg: Registry, case: Case, why: str, results: dict[str, str]
+) -> None:
+    """Every input is in: the task goes to its hall like any submitted case. `results` are the
+    licenses its upstream tasks issued (type -> identifier): those, not whatever of that type
+    the registry holds. What is still missing is written in the event for the window, which
+    asks for it by 补正."""
+    types = {
+        m.key: m.license_type_key
+        for m in matter_materials_facts(session, case.matter_code).materials
+    }
+    materials = []
+    for item in _task_materials(session, case, {}):
+        identifier = results.get(types.get(item["key"]) or "")
+        if identifier is not None:
+            item = {
+                **item,
+                "resolution": "license",
+                "reason": "bundle_result",
+                "detail": "由本件事前序事项办结出具，已自动调取",
+                "identifier": identifier,
+            }
+        materials.append(item)
+    case.materials = materials
     problems = [e.message for e in form_problems(session, reg, case)]
     problems += [f"缺少材料：{m['name']}" for m in missing_materials(session, case)]
     case.status = "draft"
@@ -1179,6 +1226,20 @@ def deliver_task(session: Session, case: Case, actor: str, detail: str | None) -
 
 def route(session: Session, matter: str, person_id: int, enterprise_id: int | None) -> str | None:
     return _route(session, matter_case_facts(session, matter), person_id, enterprise_id)
+
+
+def route_new_enterprise(session: Session, matter: str, person_id: int) -> str | None:
+    """An enterprise being founded has no district yet: its founder's district centre."""
+    person = session.get(Person, person_id)
+    assert person is not None
+    hall = hall_for(
+        session,
+        matter_case_facts(session, matter),
+        street=None,
+        district=person.district_code,
+        enterprise=True,
+    )
+    return hall.key if hall is not None else None
 
 
 def checked_values(

@@ -36,6 +36,7 @@ def home(request: Request, db: DbSession) -> HTMLResponse:
         stats=stats,
         popular=POPULAR_SEARCHES,
         districts=service.list_districts(db),
+        bundles=service.list_bundles(db)[:4],
     )
 
 

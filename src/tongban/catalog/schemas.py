@@ -444,6 +444,9 @@ class BundleMatterIn(Strict):
     when: list[dict[Annotated[str, Field(pattern=ANSWER_RE)], str]] = []
     needs: list[Annotated[str, Field(pattern=MATTER_CODE_RE)]] = []
     provides: list[Key] = []
+    # The approval of this matter registers the enterprise the bundle starts (企业设立): the
+    # applicant applies as a person, and every other matter acts for the new enterprise.
+    registers_enterprise: bool = False
     note: str | None = None
 
 
@@ -485,8 +488,37 @@ class BundleIn(Strict):
         cycle = _find_cycle({m.matter: list(m.needs) for m in self.matters})
         if cycle:
             raise ValueError(f"the needs form a cycle: {' -> '.join(cycle)}")
+        self._check_registration()
         _check_assumption_keys(self, self.assumptions)
         return self
+
+    def _check_registration(self) -> None:
+        """A bundle that starts an enterprise: one matter registers it, gives its credit
+        code, and every other matter comes after it (they all act for the new enterprise)."""
+        registering = [m for m in self.matters if m.registers_enterprise]
+        if not registering:
+            return
+        if len(registering) > 1 or self.audience is not Audience.ENTERPRISE:
+            raise ValueError("only one matter of an enterprise bundle may register the enterprise")
+        first = registering[0]
+        if "enterprise.uscc" not in first.provides:
+            raise ValueError(
+                f"matter {first.matter} registers the enterprise: it must provide enterprise.uscc"
+            )
+        if first.when:
+            raise ValueError(f"matter {first.matter} registers the enterprise: it always applies")
+        needs = {m.matter: set(m.needs) for m in self.matters}
+        for m in self.matters:
+            seen, todo = set(), list(needs[m.matter])
+            while todo:
+                code = todo.pop()
+                if code not in seen:
+                    seen.add(code)
+                    todo.extend(needs[code])
+            if m is not first and first.matter not in seen:
+                raise ValueError(
+                    f"matter {m.matter} acts for the new enterprise: it must need {first.matter}"
+                )
 
 
 class BundlesFile(Strict):

@@ -634,6 +634,70 @@ def grant_agent(
     )
 
 
+@dataclass(frozen=True)
+class NewEnterprise:
+    uscc: str
+    name: str
+    type: str
+    address: str
+    district_code: str
+    legal_rep_id: int
+
+
+def register_enterprise(
+    session: Session, new: NewEnterprise, founder_account: int, reason: str
+) -> Enterprise:
+    """企业设立: the registration authority's approval puts the enterprise in the legal-person
+    registry; the person who applied for it becomes its agent (经办人) for every kind of matter,
+    for a year, until its legal representative says otherwise."""
+    uscc = new.uscc.strip().upper()
+    if session.scalar(select(Enterprise.id).where(Enterprise.uscc == uscc)) is not None:
+        raise DomainError(
+            code="uscc_taken",
+            title="该统一社会信用代码已被使用",
+            title_en="This unified social credit code is already registered",
+            status=409,
+        )
+    account = session.get(Account, founder_account)
+    if account is None or account.person_id is None:
+        raise DomainError(
+            code="no_person",
+            title="申请账号不是个人账号",
+            title_en="The applying account is not a person's",
+            status=409,
+        )
+    enterprise = Enterprise(
+        uscc=uscc,
+        name=new.name,
+        type=new.type,
+        address=new.address,
+        district_code=new.district_code,
+        legal_rep_id=new.legal_rep_id,
+    )
+    session.add(enterprise)
+    session.flush()
+    session.add(
+        EnterpriseAgent(
+            enterprise_id=enterprise.id,
+            person_id=account.person_id,
+            scope=["*"],
+            expires_at=utcnow() + timedelta(days=365),
+        )
+    )
+    account.roles.append(RoleGrant(role=Role.ENTERPRISE_AGENT.value, binding=str(enterprise.id)))
+    session.flush()
+    record(
+        session,
+        actor="system",
+        action="enterprise.register",
+        subject_type="enterprise",
+        subject_id=uscc,
+        data_subject=account.person_id,
+        reason=reason,
+    )
+    return enterprise
+
+
 def add_photo(session: Session, person_id: int, content_type: str, data: bytes) -> str:
     """Store a person's identity photo; its random ref is what codes and pages point at."""
     ref = secrets.token_hex(16)

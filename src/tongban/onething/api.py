@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Header, Path, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -143,6 +143,7 @@ def read(
     principal: Annotated[Principal, Depends(AUTHENTICATED)],
 ) -> dict[str, Any]:
     bc = onething.get_bundle_case(db, principal, bc_id)
+    onething.read_as_staff(db, principal, bc)
     return bundle_case_out(db, registry_of(request), principal, bc)
 
 
@@ -178,6 +179,19 @@ def upload(
         db, registry, store_of(request), principal, bc_id, material, file.filename, data
     )
     return JSONResponse({"material": material, "tasks": taken}, status_code=201)
+
+
+@router.delete(
+    "/bundle-cases/{bc_id}/materials",
+    summary="Take an uploaded paper back out of a draft (from every task that had it)",
+)
+def remove_upload(
+    db: DbSession,
+    bc_id: RowId,
+    material: Annotated[str, Query(min_length=1, max_length=200)],
+    principal: Annotated[Principal, Depends(AUTHENTICATED)],
+) -> dict[str, Any]:
+    return {"material": material, "removed": onething.remove_upload(db, principal, bc_id, material)}
 
 
 @router.post("/bundle-cases/{bc_id}/submit", summary="一次提交: hand in every task at once")

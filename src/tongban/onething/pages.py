@@ -115,6 +115,7 @@ def guide_page(request: Request, db: DbSession, code: str) -> Response:
         key=secrets.token_urlsafe(12),
         metrics=onething.metrics(plan) if plan else None,
         labels=METRIC_LABELS,
+        founding=any(m.registers_enterprise for m in row.entry.matters),
     )
 
 
@@ -200,6 +201,7 @@ def bundle_case_page(
     principal: Annotated[Principal, Depends(AUTHENTICATED)],
     error: Annotated[str | None, Query(max_length=60)] = None,
 ) -> Response:
+    onething.read_as_staff(db, principal, onething.get_bundle_case(db, principal, bc_id))
     return _case_page(request, db, principal, bc_id, error=refusal_text(error))
 
 
@@ -242,6 +244,26 @@ def upload_material(
         onething.upload(
             db, registry, store_of(request), principal, bc_id, material, file.filename, data
         )
+    except DomainError as exc:
+        if exc.status >= 500 or exc.status == 404:
+            raise
+        db.rollback()
+        return back_with(f"/bundle-cases/{bc_id}", exc)
+    return RedirectResponse(f"/bundle-cases/{bc_id}#materials", status_code=303)
+
+
+@router.post("/bundle-cases/{bc_id}/materials/remove")
+def remove_material(
+    request: Request,
+    db: DbSession,
+    bc_id: RowId,
+    principal: Annotated[Principal, Depends(AUTHENTICATED)],
+    material: Annotated[str, Form(min_length=1, max_length=200)],
+    csrf_token: Annotated[str | None, Form()] = None,
+) -> Response:
+    verify_csrf(request, csrf_token)
+    try:
+        onething.remove_upload(db, principal, bc_id, material)
     except DomainError as exc:
         if exc.status >= 500 or exc.status == 404:
             raise

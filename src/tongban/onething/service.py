@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tongban.audit.service import record
 from tongban.cases import files
 from tongban.cases import service as cases
 from tongban.cases.form import prefill_values
@@ -29,13 +30,20 @@ from tongban.catalog.schemas import Audience, BundleIn
 from tongban.catalog.service import (
     BundleRow,
     get_bundle,
+    get_hall,
+    license_type_facts,
     list_bundles,
     matter_case_facts,
     plan_matters,
 )
 from tongban.db import utcnow
 from tongban.errors import DomainError, FieldError, NotFound, validation_failed
-from tongban.identity.service import Principal
+from tongban.identity.service import (
+    NewEnterprise,
+    Principal,
+    find_person_by_id_number,
+    register_enterprise,
+)
 from tongban.licenses import service as licenses
 from tongban.licenses.resolver import Applicant
 from tongban.licenses.service import Registry
@@ -62,6 +70,7 @@ BUNDLE_STATUS = {
     "in_progress": "办理中",
     "completed": "已全部办结，等待统一送达",
     "delivered": "已统一送达",
+    "ended": "已结束，所有事项均未能办理",
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -142,6 +151,7 @@ def overview(session: Session) -> dict[str, Any]:
 def plan_document(plan: Plan) -> dict[str, Any]:
     """A plan as the API and the running case keep it."""
     provides = {m.matter: list(m.provides) for m in plan.bundle.matters}
+    registers = {m.matter for m in plan.bundle.matters if m.registers_enterprise}
     return {
         "bundle": plan.bundle.code,
         "answers": plan.answers,
@@ -157,6 +167,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
                 "days": t.days,
                 "needs": list(t.needs),
                 "provides": provides.get(t.code, []),
+                "registers_enterprise": t.code in registers,
                 "stage": t.stage,
                 "start_day": t.start,
                 "finish_day": t.finish,
@@ -219,11 +230,18 @@ def start(session: Session, reg: Registry, principal: Principal, req: StartReque
             return _replayed(session, principal, earlier, fingerprint)
     row = get_bundle(session, req.bundle)
     plan = _plan(session, row.entry, req.answers)
+    if not plan.tasks:
+        raise DomainError(
+            code="nothing_applies",
+            title="根据您的回答，没有需要办理的事项",
+            title_en="Given these answers, no matter of the bundle applies",
+            status=422,
+        )
     person_id, enterprise_id = _applicant(session, principal, row.entry, req.uscc, plan)
-    method, address = _delivery(req.delivery, req.delivery_address)
-    first = plan.tasks[0].code
-    hall = cases.route(session, first, person_id, enterprise_id)
-    prefilled = _prefilled(session, reg, plan, Applicant(person_id, enterprise_id))
+    issued = _issued_by(session, plan)
+    method, address = _delivery(req.delivery, req.delivery_address, bool(issued))
+    hall = _counter(session, plan, person_id, enterprise_id)
+    prefilled = _prefilled(session, reg, plan, Applicant(person_id, enterprise_id), issued)
     bc = BundleCase(
         bundle_code=row.entry.code,
         bundle_name=row.entry.name,
@@ -253,7 +271,7 @@ def start(session: Session, reg: Registry, principal: Principal, req: StartReque
         existing = _created_with(session, principal, key)
         assert existing is not None
         return _replayed(session, principal, existing, fingerprint)
-    _make_tasks(session, reg, bc, plan, address)
+    _make_tasks(session, reg, bc, plan, address, issued)
     _write_task_forms(session, reg, bc, prefilled)
     _event(session, bc, "create", f"account:{principal.account_id}", None)
     return bc
@@ -305,10 +323,10 @@ def _applicant(
             title_en="This account cannot apply",
             status=403,
         )
-    if bundle.audience is Audience.PERSON:
+    if bundle.audience is Audience.PERSON or _founding(bundle):
         if uscc:
             raise validation_failed(
-                [FieldError("uscc", "个人一件事不以企业名义申请", "personal_only")]
+                [FieldError("uscc", "个人一件事或设立新企业不以已有企业名义申请", "personal_only")]
             )
         return principal.person_id, None
     if not uscc:
@@ -328,11 +346,40 @@ def _applicant(
     return principal.person_id, enterprise_id
 
 
-def _delivery(method: str | None, address: str | None) -> tuple[str, str | None]:
-    """统一发证: one way for every result; post needs an address."""
+def _counter(session: Session, plan: Plan, person_id: int, enterprise_id: int | None) -> str:
+    """一口受理: the hall of 两个集中 for the applicant, from the first matter handled at the
+    general halls; without one nobody could accept the bundle or hand out its results."""
+    founding = _founding(plan.bundle)
+    for t in plan.tasks:
+        if founding:  # an enterprise not yet registered: the founder's district centre
+            hall = cases.route_new_enterprise(session, t.code, person_id)
+        else:
+            hall = cases.route(session, t.code, person_id, enterprise_id)
+        if hall is not None:
+            return hall
+    raise DomainError(
+        code="no_hall",
+        title="无法确定受理大厅，请先在个人信息中完善居住地址",
+        title_en="No service hall can be found for you; complete your address first",
+        status=409,
+    )
+
+
+def _founding(bundle: BundleIn) -> bool:
+    """The bundle starts a new enterprise (one of its matters registers it)."""
+    return any(m.registers_enterprise for m in bundle.matters)
+
+
+def _delivery(method: str | None, address: str | None, any_license: bool) -> tuple[str, str | None]:
+    """统一发证: one way for every result; post needs an address, an e-license only a bundle
+    that issues one."""
     chosen = method or "pickup"
     if chosen not in cases.DELIVERY_METHODS:
         raise validation_failed([FieldError("delivery", "领取方式不在可选范围内", "invalid")])
+    if chosen == "electronic" and not any_license:
+        raise validation_failed(
+            [FieldError("delivery", "这些事项不出具电子证照，请选择窗口领取或邮寄", "no_license")]
+        )
     clean = (address or "").strip() or None
     if chosen == "post" and clean is None:
         raise validation_failed([FieldError("delivery_address", "请填写邮寄地址", "missing")])
@@ -341,20 +388,53 @@ def _delivery(method: str | None, address: str | None) -> tuple[str, str | None]
     return chosen, clean if chosen == "post" else None
 
 
-def _prefilled(session: Session, reg: Registry, plan: Plan, applicant: Applicant) -> dict[str, Any]:
-    """免填报 for the merged form: every asked field the platform already holds."""
+def _prefilled(
+    session: Session,
+    reg: Registry,
+    plan: Plan,
+    applicant: Applicant,
+    issued: dict[str, tuple[str, str]],
+) -> dict[str, Any]:
+    """免填报 for the merged form: every asked field the platform already holds — except what
+    would come from a license that this bundle issues itself: the one held now is an earlier
+    one (an older child's birth certificate), not the one this bundle is about."""
+    own: set[str] = set()
+    for lt, _ in issued.values():
+        own |= set(license_type_facts(session, lt).fields)
     known = prefill_values(session, reg, applicant)
-    return {f.key: known[f.key][0] for f in plan.asked_fields() if f.key in known}
+    return {
+        f.key: known[f.key][0]
+        for f in plan.asked_fields()
+        if f.key in known and not (f.key in own and known[f.key][1].startswith("电子证照"))
+    }
+
+
+def _upstream_licenses(
+    tasks: list[dict[str, Any]], issued: dict[str, tuple[str, str]]
+) -> dict[str, dict[str, str]]:
+    """For each task: the license types its ancestors in the bundle issue (type -> the
+    issuing matter's name)."""
+    ancestors: dict[str, set[str]] = {}
+    out = {}
+    for t in tasks:
+        ancestors[t["code"]] = set(t["needs"]).union(*(ancestors[u] for u in t["needs"]))
+        out[t["code"]] = {
+            lt: name for code, (lt, name) in issued.items() if code in ancestors[t["code"]]
+        }
+    return out
 
 
 def _make_tasks(
-    session: Session, reg: Registry, bc: BundleCase, plan: Plan, address: str | None
+    session: Session,
+    reg: Registry,
+    bc: BundleCase,
+    plan: Plan,
+    address: str | None,
+    issued: dict[str, tuple[str, str]],
 ) -> None:
-    issues = _issued_by(session, plan)
-    ancestors: dict[str, set[str]] = {}
+    upstream_of = _upstream_licenses(bc.plan["tasks"], issued)
     for t in plan.tasks:
-        ancestors[t.code] = set(t.needs).union(*(ancestors[u] for u in t.needs))
-        upstream = {lt: name for code, (lt, name) in issues.items() if code in ancestors[t.code]}
+        upstream = upstream_of[t.code]
         cases.new_task(
             session,
             reg,
@@ -379,11 +459,17 @@ def _make_tasks(
 
 def _issued_by(session: Session, plan: Plan) -> dict[str, tuple[str, str]]:
     """matter code -> (the license type it issues, the matter's name)."""
+    return _issued_by_codes(session, {t.code: {"name": t.name} for t in plan.tasks})
+
+
+def _issued_by_codes(
+    session: Session, tasks: Mapping[str, Mapping[str, Any]]
+) -> dict[str, tuple[str, str]]:
     out = {}
-    for t in plan.tasks:
-        lt = matter_case_facts(session, t.code).issues_license
+    for code, t in tasks.items():
+        lt = matter_case_facts(session, code).issues_license
         if lt is not None:
-            out[t.code] = (lt, t.name)
+            out[code] = (lt, str(t["name"]))
     return out
 
 
@@ -420,11 +506,13 @@ def events_of(session: Session, bc: BundleCase) -> list[BundleEvent]:
 def roles_on(
     session: Session, principal: Principal, bc: BundleCase, tasks: list[Case] | None = None
 ) -> set[str]:
-    """What the caller is to the bundle case: what they are to any of its tasks."""
+    """What the caller is to the bundle case: what they are to any of its tasks. Staff have
+    nothing to do with a draft: it is the applicant's until submitted."""
     roles: set[str] = set()
     for task in tasks if tasks is not None else tasks_of(session, bc):
         roles |= cases.roles_on(session, principal, task)
-    return roles - {cases.COUNTER}
+    roles -= {cases.COUNTER}
+    return roles & {cases.APPLICANT} if bc.status == "draft" else roles
 
 
 def get_bundle_case(session: Session, principal: Principal, bc_id: int) -> BundleCase:
@@ -432,6 +520,23 @@ def get_bundle_case(session: Session, principal: Principal, bc_id: int) -> Bundl
     if bc is None or not roles_on(session, principal, bc):
         raise _not_found()
     return bc
+
+
+def read_as_staff(session: Session, principal: Principal, bc: BundleCase) -> None:
+    """Staff opening a bundle case see which matters it holds and how far each has got; the
+    applicant sees who looked, and why."""
+    if cases.APPLICANT in roles_on(session, principal, bc):
+        return
+    record(
+        session,
+        actor=f"account:{principal.account_id}",
+        actor_role=",".join(sorted({r for r, _ in principal.roles})),
+        action="bundle.read",
+        subject_type="bundle_case",
+        subject_id=str(bc.id),
+        data_subject=bc.person_id,
+        reason=f"办理{bc.bundle_name}中的事项",
+    )
 
 
 def _locked(session: Session, principal: Principal, bc_id: int) -> BundleCase:
@@ -596,15 +701,32 @@ def upload(
     return taken
 
 
+def remove_upload(session: Session, principal: Principal, bc_id: int, identity: str) -> int:
+    """Take a paper back out of a draft: every task's copy of it goes. Returns how many."""
+    bc = _own_draft(session, principal, bc_id)
+    material = next((m for m in bc.plan["materials"] if m["identity"] == identity), None)
+    if material is None:
+        raise validation_failed([FieldError("material", "此一件事没有这项材料", "unknown")])
+    by_code = {t.matter_code: t for t in tasks_of(session, bc)}
+    removed = 0
+    for code, key in material["used_by"]:
+        task = by_code.get(code)
+        if task is not None:
+            removed += cases.drop_files(session, task, key)
+    return removed
+
+
 def submit(session: Session, reg: Registry, principal: Principal, bc_id: int) -> BundleCase:
     """一次提交: every task's form and materials complete (what an upstream supplies aside);
     the tasks with nothing to wait for go to their halls now, the others wait."""
     bc = _own_draft(session, principal, bc_id)
     tasks = tasks_of(session, bc)
     plan_tasks = {t["code"]: t for t in bc.plan["tasks"]}
-    provided = {k for t in bc.plan["tasks"] for k in t["provides"]}
+    provided = {f["key"] for f in bc.plan["fields"] if f["provided_by"]}
+    upstream_of = _upstream_licenses(bc.plan["tasks"], _issued_by_codes(session, plan_tasks))
     problems: dict[str, FieldError] = {}
     for task in tasks:
+        cases.refresh_task(session, task, upstream_of[task.matter_code])
         for e in cases.task_form_problems(session, reg, task, provided):
             problems.setdefault(e.field, e)
         for m in cases.missing_materials(session, task):
@@ -682,6 +804,45 @@ def record_result(session: Session, reg: Registry, task: Case, result: dict[str,
     form = cases.form_of(session, reg, task)
     form.update(clean)
     cases.task_form(session, reg, task, form)
+    if entry.get("registers_enterprise"):
+        _register_enterprise(session, reg, bc, form)
+
+
+def _register_enterprise(
+    session: Session, reg: Registry, bc: BundleCase, form: dict[str, Any]
+) -> None:
+    """企业设立 approved: the enterprise enters the legal-person registry with the credit code
+    the approval gives, the applicant becomes its agent, and every task of the bundle from now
+    on acts for it (the business licence is issued to it next, in the same transaction)."""
+    legal_rep = find_person_by_id_number(
+        session, reg.keyring, str(form.get("enterprise.legal_rep_id_number") or "")
+    )
+    if legal_rep is None:
+        raise DomainError(
+            code="legal_rep_unknown",
+            title="拟任法定代表人不在人口库中，无法登记",
+            title_en="The proposed legal representative is not in the population registry",
+            status=409,
+        )
+    assert bc.hall_key is not None
+    enterprise = register_enterprise(
+        session,
+        NewEnterprise(
+            uscc=str(form["enterprise.uscc"]),
+            name=str(form.get("enterprise.name") or ""),
+            type=str(form.get("business.registration_kind") or "有限责任公司"),
+            address=str(form.get("enterprise.address") or ""),
+            # Registered where it was accepted: the district centre of the founder's district.
+            district_code=get_hall(session, bc.hall_key).district,
+            legal_rep_id=legal_rep.id,
+        ),
+        bc.created_by,
+        f"{bc.bundle_name}：企业设立登记核准",
+    )
+    bc.enterprise_id = enterprise.id
+    for t in tasks_of(session, bc):
+        t.enterprise_id = enterprise.id
+    session.flush()
 
 
 def provides_of(session: Session, task: Case) -> list[tuple[str, str]]:
@@ -708,9 +869,14 @@ def task_changed(session: Session, reg: Registry, task: Case) -> None:
     elif task.status == "approved":
         _start_ready(session, reg, bc, tasks, by_code, plan_tasks, task)
     if bc.status == "in_progress" and all(t.status in ENDED for t in tasks):
-        bc.status = "completed"
-        bc.completed_at = utcnow()
         done = sum(t.status in SUCCEEDED for t in tasks)
+        bc.completed_at = utcnow()
+        if done == 0:  # nothing to hand out
+            bc.status = "ended"
+            _event(session, bc, "end", "system", "所有事项均未能办理")
+            _tell(session, bc, "所有事项均未能办理，原因见各事项")
+            return
+        bc.status = "completed"
         _event(session, bc, "complete", "system", f"{done}/{len(tasks)}个事项办结")
         _tell(session, bc, f"全部事项已办理完毕（{done}/{len(tasks)}项办结），结果将统一送达")
 
@@ -732,7 +898,28 @@ def _start_ready(
             continue
         if all(by_code[n].status in SUCCEEDED for n in needs):
             _carry_results(session, reg, bc, t, [by_code[n] for n in needs])
-            cases.start_task(session, reg, t, f"前序事项已办结：{approved.matter_name}")
+            results = _results_before(session, t, by_code, plan_tasks)
+            cases.start_task(session, reg, t, f"前序事项已办结：{approved.matter_name}", results)
+
+
+def _results_before(
+    session: Session, task: Case, by_code: dict[str, Case], plan_tasks: dict[str, dict[str, Any]]
+) -> dict[str, str]:
+    """The licenses this task's ancestors issued in this bundle: type -> identifier."""
+    seen: set[str] = set()
+    todo = list(plan_tasks[task.matter_code]["needs"])
+    out: dict[str, str] = {}
+    while todo:
+        code = todo.pop()
+        if code in seen:
+            continue
+        seen.add(code)
+        todo.extend(plan_tasks[code]["needs"])
+        up = by_code[code]
+        lt = matter_case_facts(session, code).issues_license
+        if lt is not None and up.license_identifier is not None:
+            out[lt] = up.license_identifier
+    return out
 
 
 def _carry_results(

@@ -66,6 +66,9 @@ def bundle_case_out(
     roles = onething.roles_on(db, principal, bc, tasks)
     by_code = {t.matter_code: t for t in tasks}
     applicant = cases.APPLICANT in roles
+    # Staff see the bundle's shape and progress; what the applicant answered, handed in and
+    # got from other departments stays with the tasks they may open themselves.
+    mine = {t.id for t in tasks if applicant or cases.roles_on(db, principal, t)}
     return {
         "id": bc.id,
         "number": bc.number,
@@ -73,7 +76,7 @@ def bundle_case_out(
         "bundle_name": bc.bundle_name,
         "status": bc.status,
         "status_line": onething.status_line(bc, tasks),
-        "answers": bc.answers,
+        "answers": bc.answers if applicant else None,
         "hall": bc.hall_key,
         "days": bc.plan["days"],
         "critical_path": bc.plan["critical_path"],
@@ -84,8 +87,10 @@ def bundle_case_out(
         "submitted_at": bc.submitted_at.isoformat() if bc.submitted_at else None,
         "completed_at": bc.completed_at.isoformat() if bc.completed_at else None,
         "delivered_at": bc.delivered_at.isoformat() if bc.delivered_at else None,
-        "tasks": [_task_out(t, by_code.get(t["code"])) for t in bc.plan["tasks"]],
-        "materials": [m.__dict__ for m in onething.materials_view(db, bc, tasks)],
+        "tasks": [_task_out(t, by_code.get(t["code"]), mine) for t in bc.plan["tasks"]],
+        "materials": (
+            [m.__dict__ for m in onething.materials_view(db, bc, tasks)] if applicant else None
+        ),
         "fields": bc.plan["fields"] if applicant else None,
         "form": onething.form_of(db, reg, bc) if applicant else None,
         "history": [
@@ -95,13 +100,15 @@ def bundle_case_out(
     }
 
 
-def _task_out(t: dict[str, Any], case: Case | None) -> dict[str, Any]:
+def _task_out(t: dict[str, Any], case: Case | None, mine: set[int]) -> dict[str, Any]:
+    """A task; its license only to whoever may open the task itself."""
     return {
         **{k: t[k] for k in ("code", "name", "department_name", "days", "needs", "stage")},
         "case": case.id if case else None,
         "status": case.status if case else None,
         "due_date": case.due_date.isoformat() if case and case.due_date else None,
-        "license": case.license_identifier if case else None,
+        "license": case.license_identifier if case and case.id in mine else None,
+        "yours": bool(case and case.id in mine),
     }
 
 
