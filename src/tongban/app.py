@@ -40,6 +40,8 @@ from tongban.idcode.scenes import load_scenes
 from tongban.idcode.service import HOLDINGS, Codes
 from tongban.identity import api as identity_api
 from tongban.identity import pages as identity_pages
+from tongban.industry import api as industry_api
+from tongban.industry import pages as industry_pages
 from tongban.licenses import api as licenses_api
 from tongban.licenses import pages as licenses_pages
 from tongban.licenses import service as licenses_service
@@ -106,6 +108,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(notify_api.router)
     app.include_router(onething_api.router)
     app.include_router(onething_pages.router)
+    app.include_router(industry_api.router)
+    app.include_router(industry_pages.router)
     # A hall check-in shows the window the holder's licenses (one-stop service).
     HOLDINGS["licenses"] = lambda session, who: licenses_service.holdings(
         session, who.person_id, who.enterprise_id

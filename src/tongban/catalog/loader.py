@@ -31,6 +31,8 @@ from tongban.catalog.schemas import (
     HallIn,
     HallKind,
     HallsFile,
+    IndustriesFile,
+    IndustryIn,
     LicenseTypeIn,
     LicenseTypesFile,
     MatterIn,
@@ -48,6 +50,7 @@ _FILE_KINDS: dict[str, type[BaseModel]] = {
     "license_types": LicenseTypesFile,
     "matters": MattersFile,
     "bundles": BundlesFile,
+    "industries": IndustriesFile,
 }
 
 
@@ -90,6 +93,7 @@ class CatalogSource:
     license_types: dict[str, LicenseTypeIn] = field(default_factory=dict)
     matters: dict[str, MatterIn] = field(default_factory=dict)
     bundles: dict[str, BundleIn] = field(default_factory=dict)
+    industries: dict[str, IndustryIn] = field(default_factory=dict)
     origins: dict[tuple[str, str], Origin] = field(default_factory=dict)
 
 
@@ -306,6 +310,17 @@ def _collect(catalog: CatalogSource, parsed: _ParsedFile, problems: list[Problem
             _add(
                 catalog, catalog.matters, "matter", matter.code, matter, at("matters", i), problems
             )
+    elif isinstance(model, IndustriesFile):
+        for i, industry in enumerate(model.industries):
+            _add(
+                catalog,
+                catalog.industries,
+                "industry",
+                industry.code,
+                industry,
+                at("industries", i),
+                problems,
+            )
     elif isinstance(model, BundlesFile):
         for i, bundle in enumerate(model.bundles):
             _add(
@@ -355,6 +370,13 @@ def _cross_check(c: CatalogSource, problems: list[Problem]) -> None:
         for path, message in check_bundle(c, bundle):
             line = _line_of(origin.node, _path(path)) if origin.node else origin.line
             problems.append(Problem(origin.file, line, f"bundle {bundle.code!r} {path}: {message}"))
+    for industry in c.industries.values():
+        origin = c.origins.get(("industry", industry.code), Origin("?", 1))
+        for path, message in check_industry(c, industry):
+            line = _line_of(origin.node, _path(path)) if origin.node else origin.line
+            problems.append(
+                Problem(origin.file, line, f"industry {industry.code!r} {path}: {message}")
+            )
 
 
 def _path(dotted: str) -> list[int | str]:
@@ -441,6 +463,35 @@ def check_bundle(c: CatalogSource, b: BundleIn) -> list[tuple[str, str]]:
     return out
 
 
+def check_industry(c: CatalogSource, ind: IndustryIn) -> list[tuple[str, str]]:
+    """(field path, problem): the lead department, the comprehensive license type, the
+    application matter and every permit must be in the catalog, and for enterprises."""
+    out: list[tuple[str, str]] = []
+    dep = c.departments.get(ind.lead_department)
+    if dep is None:
+        out.append(("lead_department", f"unknown department {ind.lead_department!r}"))
+    elif dep.level is DepartmentLevel.EXTERNAL:
+        out.append(("lead_department", f"{ind.lead_department!r} is not a body of this city"))
+    lt = c.license_types.get(ind.license_type)
+    if lt is None:
+        out.append(("license_type", f"unknown license type {ind.license_type!r}"))
+    elif lt.holder.value != "enterprise":
+        out.append(("license_type", f"{ind.license_type!r} is not held by enterprises"))
+    if ind.application is not None:
+        app = c.matters.get(ind.application)
+        if app is None:
+            out.append(("application", f"unknown matter {ind.application!r}"))
+        elif app.issues_license != ind.license_type:
+            out.append(("application", f"{ind.application} does not issue {ind.license_type}"))
+    for i, p in enumerate(ind.permits):
+        matter = c.matters.get(p.matter)
+        if matter is None:
+            out.append((f"permits.{i}.matter", f"unknown matter {p.matter!r}"))
+        elif "enterprise" not in [a.value for a in matter.audience]:
+            out.append((f"permits.{i}.matter", f"matter {p.matter} is not for enterprises"))
+    return out
+
+
 def _bundle_department(c: CatalogSource, b: BundleIn, out: list[tuple[str, str]]) -> None:
     dep = c.departments.get(b.lead_department)
     if dep is None:
@@ -473,7 +524,8 @@ def main(argv: list[str] | None = None) -> int:
         f"ok: {len(catalog.matters)} matters, {len(catalog.departments)} departments, "
         f"{len(catalog.halls)} halls, {len(catalog.elements)} data elements, "
         f"{len(catalog.license_types)} license types, {len(catalog.districts)} districts, "
-        f"{len(catalog.streets)} streets, {len(catalog.bundles)} bundles"
+        f"{len(catalog.streets)} streets, {len(catalog.bundles)} bundles, "
+        f"{len(catalog.industries)} industries"
     )
     return 0
 

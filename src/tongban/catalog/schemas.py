@@ -470,15 +470,9 @@ class BundleIn(Strict):
             raise ValueError("the bundle code 'metrics' is reserved")
         _unique([q.key for q in self.questions], "question")
         _unique([m.matter for m in self.matters], "matter")
-        options = {q.key: {o.value for o in q.options} for q in self.questions}
         codes = {m.matter for m in self.matters}
         for m in self.matters:
-            for condition in m.when:
-                for key, value in condition.items():
-                    if key not in options:
-                        raise ValueError(f"matter {m.matter}: unknown question {key!r} in when")
-                    if value not in options[key]:
-                        raise ValueError(f"matter {m.matter}: {key} has no option {value!r}")
+            _check_conditions(self.questions, m.matter, m.when)
             for upstream in m.needs:
                 if upstream not in codes:
                     raise ValueError(f"matter {m.matter} needs {upstream}, not in this bundle")
@@ -523,6 +517,57 @@ class BundleIn(Strict):
 
 class BundlesFile(Strict):
     bundles: list[BundleIn] = Field(min_length=1)
+
+
+class PermitIn(Strict):
+    """One permit an industry may need, and when (e.g. tobacco only if it sells tobacco)."""
+
+    matter: Annotated[str, Field(pattern=MATTER_CODE_RE)]
+    when: list[dict[Annotated[str, Field(pattern=ANSWER_RE)], str]] = []
+    scope: NonEmpty  # what this permit lets the business do, as the license will say
+
+
+class IndustryIn(Strict):
+    """一业一证: an industry whose permits are applied for on one form, reviewed to one
+    standard under one lead department, and held as one comprehensive license."""
+
+    code: Annotated[str, Field(pattern=BUNDLE_CODE_RE)]
+    name: NonEmpty
+    name_en: NonEmpty
+    aliases: list[NonEmpty] = []  # what people type: 开便利店, 小超市
+    lead_department: DeptKey  # 一帽牵头
+    # The 一业一证 matter where the district offers one: its promise is the one time limit.
+    application: Annotated[str | None, Field(pattern=MATTER_CODE_RE)] = None
+    license_type: Key  # 行业综合许可证
+    description: NonEmpty
+    questions: list[QuestionIn] = []
+    permits: list[PermitIn] = Field(min_length=1)
+    assumptions: Assumptions = {}
+
+    @model_validator(mode="after")
+    def _consistent(self) -> IndustryIn:
+        if self.code == "metrics":
+            raise ValueError("the industry code 'metrics' is reserved")
+        _unique([q.key for q in self.questions], "question")
+        _unique([p.matter for p in self.permits], "permit")
+        for p in self.permits:
+            _check_conditions(self.questions, p.matter, p.when)
+        _check_assumption_keys(self, self.assumptions)
+        return self
+
+
+class IndustriesFile(Strict):
+    industries: list[IndustryIn] = Field(min_length=1)
+
+
+def _check_conditions(questions: list[QuestionIn], matter: str, when: list[dict[str, str]]) -> None:
+    options = {q.key: {o.value for o in q.options} for q in questions}
+    for condition in when:
+        for key, value in condition.items():
+            if key not in options:
+                raise ValueError(f"matter {matter}: unknown question {key!r} in when")
+            if value not in options[key]:
+                raise ValueError(f"matter {matter}: {key} has no option {value!r}")
 
 
 def _find_cycle(needs: dict[str, list[str]]) -> list[str]:

@@ -25,6 +25,7 @@ from tongban.catalog.models import (
     Department,
     District,
     Hall,
+    Industry,
     LicenseType,
     Matter,
     MatterDistrict,
@@ -49,6 +50,7 @@ from tongban.catalog.schemas import (
     GuideOut,
     HallOut,
     HallRef,
+    IndustryIn,
     MaterialSource,
     MatterIn,
     MatterPage,
@@ -606,6 +608,10 @@ def export_catalog(session: Session, root: Path) -> dict[str, int]:
     if bundles:
         _dump(root / "bundles.yaml", {"bundles": bundles})
     written["bundles"] = len(bundles)
+    industries = [i.definition for i in session.scalars(select(Industry).order_by(Industry.code))]
+    if industries:
+        _dump(root / "industries.yaml", {"industries": industries})
+    written["industries"] = len(industries)
     return written
 
 
@@ -846,6 +852,26 @@ def get_bundle(session: Session, code: str) -> BundleRow:
     if row is None:
         raise NotFound("bundle_not_found", "一件事不存在", "No such bundle", code)
     return BundleRow(BundleIn.model_validate(row.definition), row.version)
+
+
+@dataclass(frozen=True)
+class IndustryRow:
+    entry: IndustryIn
+    version: int
+
+
+def list_industries(session: Session) -> list[IndustryRow]:
+    return [
+        IndustryRow(IndustryIn.model_validate(i.definition), i.version)
+        for i in session.scalars(select(Industry).order_by(Industry.id))
+    ]
+
+
+def get_industry(session: Session, code: str) -> IndustryRow:
+    row = session.scalars(select(Industry).where(Industry.code == code)).first()
+    if row is None:
+        raise NotFound("industry_not_found", "未找到该行业", "No such industry", code)
+    return IndustryRow(IndustryIn.model_validate(row.definition), row.version)
 
 
 @dataclass(frozen=True)

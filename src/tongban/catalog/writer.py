@@ -23,6 +23,7 @@ from tongban.catalog.models import (
     Department,
     District,
     Hall,
+    Industry,
     LicenseType,
     Matter,
     MatterDistrict,
@@ -129,7 +130,23 @@ def apply_catalog(session: Session, src: CatalogSource) -> ApplyReport:
     _write_districts(session, [(m, e) for m, e, _, _ in written], facts, halls)
     _write_search_docs(session, [_search_doc(m, e, facts) for m, e, _, _ in written])
     report.counts["bundles"] = _upsert_bundles(session, src)
+    report.counts["industries"] = _upsert_industries(session, src)
     return report
+
+
+def _upsert_industries(session: Session, src: CatalogSource) -> int:
+    existing = {i.code: i for i in session.scalars(select(Industry))}
+    for code, entry in src.industries.items():
+        definition = entry.model_dump(mode="json", exclude_defaults=True)
+        row = existing.get(code)
+        if row is None:
+            session.add(Industry(code=code, name=entry.name, definition=definition, version=1))
+        elif row.definition != definition:
+            row.name, row.definition = entry.name, definition
+            row.version += 1
+            row.updated_at = utcnow()
+    session.flush()
+    return len(src.industries)
 
 
 def _upsert_bundles(session: Session, src: CatalogSource) -> int:

@@ -333,14 +333,21 @@ def _merge_fields(
     return tuple(out)
 
 
+# The catalog's key for a matter's own application form (申请书/申请表).
+APPLICATION_FORM = "application"
+ONE_FORM = "applicant:application"
+
+
 def material_identity(m: PlanMaterial) -> str:
     """What makes two matters' materials the same paper: the license type; the department
-    and the record it shares; for what the applicant brings, the same key and the same name
-    (two matters' `application` forms are different papers)."""
+    and the record it shares; each matter's own application form, which the one merged form
+    replaces; for anything else the applicant brings, the same key and the same name."""
     if m.license_type:
         return f"license:{m.license_type}"
     if m.source == "department":
         return f"department:{m.department_key}:{m.key}"
+    if m.key == APPLICATION_FORM:
+        return ONE_FORM  # 一表申请: every matter's own application form becomes the one form
     return f"applicant:{m.key}:{m.name}"
 
 
@@ -365,10 +372,13 @@ def _merge_materials(
             via = first.source
         else:
             via = "upload"
+        name = first.license_type_name or first.name
+        if identity == ONE_FORM and len({c for c, _ in uses}) > 1:
+            name = "合并申请表（一表申请，代替各事项的申请书）"
         out.append(
             MergedMaterial(
                 identity=identity,
-                name=first.license_type_name or first.name,
+                name=name,
                 required=any(m.required for _, m in uses),
                 source=first.source,
                 via=via,

@@ -1,0 +1,5 @@
+"""The industry tests run in the case tests' world (the whole shipped catalog)."""
+
+from __future__ import annotations
+
+from tests.cases.conftest import full  # noqa: F401  (a fixture, by name)
