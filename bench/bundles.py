@@ -5,8 +5,10 @@ Loads the shipped catalog into a fresh SQLite file, then prints, per bundle:
   plan: applying matters, merged form and materials, DAG, critical path, metrics);
 - read only: reading the matters' facts alone, the floor the plan cannot go below;
 - compute only: building the plan from facts already in memory.
-Then a generated bundle of 50 of the catalog's real matters, each needing up to 3 earlier
-ones, with 6 questions (64 scenarios for the fullest-scenario search), the same three ways.
+Then each 一业一证 industry's checklist (the same planner over its permits, plus the
+industry's own read), and a generated bundle of 50 of the catalog's real matters, each
+needing up to 3 earlier ones, with 6 questions (64 scenarios for the fullest-scenario
+search), the same three ways.
 
 Run: `python bench/bundles.py [--runs 200]`.
 """
@@ -28,6 +30,7 @@ from tongban.catalog.models import Matter
 from tongban.catalog.schemas import BundleIn
 from tongban.catalog.service import apply_catalog, plan_matters
 from tongban.db import make_engine, make_sessionmaker, transaction
+from tongban.industry import service as industry
 from tongban.migrate import upgrade
 from tongban.onething import service as onething
 from tongban.onething.plan import build_plan, fullest_answers
@@ -122,6 +125,12 @@ def main() -> None:
                 f"{'generated-50':<22}{len(p.tasks):>8}{whole[0]:>11.2f} /{whole[1]:>6.2f}"
                 f"{read[0]:>9.2f} /{read[1]:>5.2f}{compute[0]:>9.3f} /{compute[1]:>5.3f}"
             )
+            print(f"{'industry (一业一证)':<22}{'permits':>8}{'checklist p50/p95':>20}")
+            for ind in industry.industries(session):
+                code = ind.entry.code
+                took = timed(lambda code=code: industry.checklist(session, code, None), args.runs)
+                n = len(industry.checklist(session, code, None).plan.tasks)
+                print(f"{code:<22}{n:>8}{took[0]:>11.2f} /{took[1]:>6.2f}")
             print(
                 f"generated-50: {len(p.fields)} merged fields, {len(p.materials)} merged "
                 f"materials, DAG depth {max(t.stage for t in p.tasks) + 1}, critical path "

@@ -23,6 +23,7 @@ license_app = typer.Typer(
 )
 cases_app = typer.Typer(help="办件: applications.", no_args_is_help=True)
 calendar_app = typer.Typer(help="工作日: the working-day calendar.", no_args_is_help=True)
+industry_app = typer.Typer(help="一业一证: industry comprehensive licenses.", no_args_is_help=True)
 code_app = typer.Typer(
     help="随申码: verify codes offline, export the trust list.", no_args_is_help=True
 )
@@ -35,6 +36,7 @@ app.add_typer(code_app, name="code")
 app.add_typer(license_app, name="license")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(cases_app, name="cases")
+app.add_typer(industry_app, name="industry")
 
 DbOption = Annotated[
     Path | None,
@@ -497,6 +499,24 @@ def cases_sweep(db: DbOption = None) -> None:
                 f"  {line.hall or '-'} / {line.department}: {line.open} open, "
                 f"{line.warned} 预警, {line.overdue} overdue"
             )
+
+
+@industry_app.command("remind")
+def industry_remind(
+    db: DbOption = None,
+    days: int = typer.Option(60, min=1, max=365, help="remind this many days ahead"),
+) -> None:
+    """延续提醒: tell each enterprise whose comprehensive license ends soon (run daily)."""
+    from tongban.db import make_sessionmaker, transaction
+    from tongban.industry.service import remind_renewals
+    from tongban.licenses.service import today
+
+    settings = _settings(db)
+    engine = _engine(settings)
+    _require_current_schema(engine)
+    with transaction(make_sessionmaker(engine)) as session:
+        told = remind_renewals(session, today(), days)
+    typer.echo(f"{told} enterprises reminded to renew")
 
 
 @cases_app.command("send-sms")

@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-from tests.cases.conftest import full  # noqa: F401  (a fixture, by name)
+from tests.cases.conftest import a_known_day, full  # noqa: F401  (fixtures, by name)

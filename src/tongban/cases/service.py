@@ -850,11 +850,13 @@ def _changed(
             moved = cal.add_working_days(moved, cal.working_days_between(case.paused_since, today))
         case.due_date, case.paused_since, case.resume_to = moved, None, None
     elif action == "approve":
+        own = True
         if case.bundle_case_id is not None:
             from tongban.onething import service as bundles
 
             bundles.record_result(session, reg, case, result or {})
-        case.license_identifier = _issue_result(session, reg, case)
+            own = bundles.issues_own_license(session, case)
+        case.license_identifier = _issue_result(session, reg, case) if own else None
     elif action == "deliver":
         reason = _delivered(case, detail, reason)
     case.status = target

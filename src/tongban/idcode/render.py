@@ -32,7 +32,7 @@ def qr(text: str) -> segno.QRCode:
     return segno.make_qr(text, error=ERROR_LEVEL, boost_error=False, mask=MASK)
 
 
-def qr_svg(text: str, scale: int = 6) -> str:
+def qr_svg(text: str, scale: int = 6, title: str = "随申码") -> str:
     buffer = io.BytesIO()
     qr(text).save(
         buffer,
@@ -44,7 +44,7 @@ def qr_svg(text: str, scale: int = 6) -> str:
         xmldecl=False,
         svgns=True,
         omitsize=True,  # a viewBox instead of a fixed size: the page scales it to the screen
-        title="随申码",
+        title=title,
     )
     return buffer.getvalue().decode()
 

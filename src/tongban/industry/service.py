@@ -12,22 +12,34 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tongban.cases.models import Case
 from tongban.catalog.schemas import Audience, BundleIn, BundleMatterIn, IndustryIn
 from tongban.catalog.service import (
     IndustryRow,
     get_industry,
+    license_type_facts,
     list_industries,
     matter_case_facts,
     plan_matters,
 )
-from tongban.errors import DomainError, FieldError, validation_failed
+from tongban.errors import DomainError, FieldError, NotFound, validation_failed
+from tongban.identity.models import Enterprise
+from tongban.identity.service import Principal
+from tongban.licenses import service as licenses
+from tongban.licenses.service import Registry
+from tongban.notify.service import already_told, notify
+from tongban.onething import service as onething
+from tongban.onething.models import BundleCase
 from tongban.onething.plan import (
     AnswersInvalid,
     Plan,
+    applies,
     build_plan,
     check_answers,
     fullest_answers,
@@ -68,10 +80,11 @@ def industry(session: Session, code: str) -> IndustryRow:
     return get_industry(session, code)
 
 
-def as_bundle(ind: IndustryIn) -> BundleIn:
+def as_bundle(ind: IndustryIn, only: set[str] | None = None, *, ask: bool = True) -> BundleIn:
     """The industry's permits as the planner's bundle: no permit waits for another (一标核准:
-    the departments review their parts in parallel). Built without re-validation: the catalog
-    checked the industry when it was loaded."""
+    the departments review their parts in parallel). `only`: just these permits (a change or a
+    renewal); `ask=False`: no questions (a renewal reviews what the license carries). Built
+    without re-validation: the catalog checked the industry when it was loaded."""
     return BundleIn.model_construct(
         code=ind.code,
         name=ind.name,
@@ -80,8 +93,12 @@ def as_bundle(ind: IndustryIn) -> BundleIn:
         lead_department=ind.lead_department,
         description=ind.description,
         keywords=list(ind.aliases),
-        questions=list(ind.questions),
-        matters=[BundleMatterIn(matter=p.matter, when=p.when) for p in ind.permits],
+        questions=list(ind.questions) if ask else [],
+        matters=[
+            BundleMatterIn(matter=p.matter, when=p.when if ask else [])
+            for p in ind.permits
+            if only is None or p.matter in only
+        ],
         assumptions=dict(ind.assumptions),
     )
 
@@ -213,4 +230,259 @@ def summary(row: IndustryRow) -> dict[str, Any]:
         ],
         "version": row.version,
         "assumptions": ind.assumptions,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Applying: one application, each permit's department reviews its part, one license
+# ---------------------------------------------------------------------------------------------
+
+KINDS = {"industry": "申请", "industry_change": "变更", "industry_renewal": "延续"}
+
+
+@dataclass(frozen=True)
+class ApplyRequest:
+    industry: str
+    uscc: str
+    answers: dict[str, str]
+    channel: str = "web"
+    idempotency_key: str | None = None
+    delivery: str | None = None
+    delivery_address: str | None = None
+    amends: str | None = None  # a change: the current license it adds permits to
+    renew: bool = False  # with `amends`: a renewal of that license
+
+
+def apply(session: Session, reg: Registry, principal: Principal, req: ApplyRequest) -> BundleCase:
+    """一表申请: a draft with one task per permit, each for its own department; the lead
+    department's counter accepts it. A change reviews only the permits it adds; a renewal
+    reviews every permit the license carries."""
+    row = get_industry(session, req.industry)
+    ind = row.entry
+    carried: list[dict[str, Any]] | None = None
+    if req.amends is None:
+        kind, bundle, answers = "industry", as_bundle(ind), req.answers
+    else:
+        previous = _licensed_case(session, principal, ind, req.amends, req.uscc)
+        carried = list(previous.carried or [])
+        held = {c["code"] for c in carried}
+        if req.renew:
+            kind, bundle, answers = "industry_renewal", as_bundle(ind, held, ask=False), {}
+        else:
+            bundle = as_bundle(ind)
+            try:
+                checked = check_answers(bundle, req.answers)
+            except AnswersInvalid as exc:
+                raise validation_failed(
+                    [FieldError(f"answers.{q}", _PROBLEMS[p], p) for q, p in exc.problems]
+                ) from exc
+            wanted = {m.matter for m in bundle.matters if applies(m, checked)}
+            added = wanted - held
+            if not added:
+                raise DomainError(
+                    code="nothing_to_change",
+                    title="许可证已载明这些经营内容，无需变更",
+                    title_en="The license already carries every permit these answers need",
+                    status=422,
+                )
+            kind, bundle, answers = "industry_change", as_bundle(ind, added), checked
+    return onething.start_case(
+        session,
+        reg,
+        principal,
+        onething.StartRequest(
+            bundle=ind.code,
+            answers=answers,
+            channel=req.channel,
+            uscc=req.uscc,
+            idempotency_key=req.idempotency_key,
+            delivery=req.delivery,
+            delivery_address=req.delivery_address,
+            kind=kind,
+            amends=req.amends,
+        ),
+        bundle,
+        row.version,
+        carried=carried,
+    )
+
+
+def _licensed_case(
+    session: Session, principal: Principal, ind: IndustryIn, identifier: str, uscc: str
+) -> BundleCase:
+    """The case that made this version of the industry's license, for an enterprise the
+    caller acts for; the version must still be the current one."""
+    enterprise_id = licenses.enterprise_acted_for(session, principal, uscc)
+    bc = session.scalars(
+        select(BundleCase).where(
+            BundleCase.license_identifier == identifier,
+            BundleCase.bundle_code == ind.code,
+            BundleCase.enterprise_id == enterprise_id,
+        )
+    ).first()
+    row = licenses.find_license(session, identifier)
+    if bc is None or row is None:
+        raise NotFound("license_not_found", "证照不存在", "No such license of this industry")
+    if not row.current or row.status not in ("01", "02"):
+        raise DomainError(
+            code="license_not_current",
+            title="只能变更或延续现行有效的证照",
+            title_en="Only the current, live version can be changed or renewed",
+            status=409,
+        )
+    return bc
+
+
+def issue_comprehensive_license(
+    session: Session, reg: Registry, bc: BundleCase, tasks: list[Case]
+) -> None:
+    """一证准营: every permit's department has decided; one license (or its next version)
+    carries each approved permit with its scope. A permit refused is left off, the rest go on."""
+    ind = get_industry(session, bc.bundle_code).entry
+    scopes = {p.matter: p.scope for p in ind.permits}
+    approved = {t.matter_code: t for t in tasks if t.status in ("approved", "delivered")}
+    entries = [
+        {
+            "code": code,
+            "name": t.matter_name,
+            "department": matter_case_facts(session, code).department_name,
+            "scope": scopes.get(code, ""),
+        }
+        for code, t in approved.items()
+    ]
+    if bc.kind == "industry_renewal":
+        carried = [c for c in (bc.carried or []) if c["code"] in approved]
+    else:
+        carried = [*(bc.carried or []), *entries]
+    form = onething.form_of(session, reg, bc)
+    content: dict[str, Any] = {
+        "industry.name": ind.name,
+        "industry.permits": "\n".join(
+            f"{c['name']}（{c['department']}）：{c['scope']}" for c in carried
+        ),
+    }
+    for key in ("store.name", "premises.address"):
+        if form.get(key):
+            content[key] = form[key]
+    if bc.kind == "industry":
+        enterprise = session.get(Enterprise, bc.enterprise_id)
+        assert enterprise is not None
+        row = licenses.issue_license(
+            session,
+            reg,
+            licenses.SYSTEM_ACTOR,
+            licenses.IssueRequest(
+                type_key=ind.license_type,
+                holder_uscc=enterprise.uscc,
+                content=content,
+                matter_code=ind.application or next(iter(approved)),
+            ),
+        )
+    else:
+        assert bc.amends is not None
+        valid_until = None
+        if bc.kind == "industry_renewal":
+            old = licenses.find_license(session, bc.amends)
+            assert old is not None
+            years = license_type_facts(session, ind.license_type).validity_years or 5
+            base = max(old.valid_until or licenses.today(), licenses.today())
+            valid_until = _years_later(base, years)
+        row = licenses.new_version(
+            session,
+            reg,
+            licenses.SYSTEM_ACTOR,
+            bc.amends,
+            content,
+            valid_until,
+            f"{ind.name}行业综合许可证{KINDS[bc.kind]}",
+        )
+    bc.license_identifier = row.identifier
+    bc.carried = carried
+
+
+def _years_later(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def cancel_license(
+    session: Session,
+    reg: Registry,
+    principal: Principal,
+    industry_code: str,
+    identifier: str,
+    uscc: str,
+    reason: str,
+) -> str:
+    """注销: the enterprise gives the license up (the business closes); it verifies as
+    cancelled from now on. Returns the license's new status."""
+    ind = get_industry(session, industry_code).entry
+    _licensed_case(session, principal, ind, identifier, uscc)
+    why = reason.strip()
+    if not why:
+        raise validation_failed([FieldError("reason", "请说明注销原因", "missing")])
+    row = licenses.change_status(
+        session, reg, licenses.SYSTEM_ACTOR, identifier, "cancel", f"持证企业申请注销：{why}"
+    )
+    return row.status
+
+
+RENEWAL_NOTICE_DAYS = 60
+
+
+def remind_renewals(session: Session, today: date, within_days: int = RENEWAL_NOTICE_DAYS) -> int:
+    """延续提醒 (daily): the legal representative of every enterprise whose comprehensive
+    license ends within `within_days` hears of it once per version, in the inbox and by SMS."""
+    types = {row.entry.license_type for row in list_industries(session)}
+    told = 0
+    for row in licenses.expiring(session, types, today, within_days):
+        enterprise = session.get(Enterprise, row.enterprise_id)
+        if enterprise is None:
+            continue
+        topic = f"renew:{row.identifier}"[:40]
+        if already_told(session, enterprise.legal_rep_id, topic):
+            continue
+        notify(
+            session,
+            enterprise.legal_rep_id,
+            topic,
+            f"{enterprise.name}行业综合许可证将于{row.valid_until}到期",
+            "请在到期前通过“一业一证”申请延续，各项许可一并审核，无需分别办理。",
+            sms=True,
+        )
+        told += 1
+    return told
+
+
+def public_view(session: Session, reg: Registry, identifier: str) -> dict[str, Any]:
+    """What the comprehensive license's QR shows anyone who scans it: whether it is genuine
+    and in force, and every permit it carries (operating permits are public, like the
+    business licence). Only licenses of an industry's type; others are not found here."""
+    row = licenses.find_license(session, identifier)
+    types = {r.entry.license_type: r.entry for r in list_industries(session)}
+    if row is None:
+        raise NotFound("license_not_found", "证照不存在", "No such license")
+    document = licenses.document_of(session, reg, row)
+    if document["type"]["key"] not in types:
+        raise NotFound("license_not_found", "证照不存在", "No such license")
+    check = licenses.verify_registered(session, reg, identifier)
+    content = document["content"]
+    permits = [line for line in str(content.get("industry.permits") or "").split("\n") if line]
+    return {
+        "identifier": row.identifier,
+        "valid": check.valid,
+        "status": check.status,
+        "reason": check.reason,
+        "type": document["type"]["name"],
+        "holder": document["holder"]["name"],
+        "uscc": content.get("enterprise.uscc") or document["holder"]["id"],
+        "industry": content.get("industry.name"),
+        "store": content.get("store.name"),
+        "address": content.get("premises.address"),
+        "permits": permits,
+        "issued_on": row.issued_on.isoformat(),
+        "valid_until": row.valid_until.isoformat() if row.valid_until else None,
+        "version": row.version,
     }

@@ -542,6 +542,32 @@ def may_read(session: Session, principal: Principal, row: License) -> bool:
     return department in principal.bindings(Role.ISSUER)
 
 
+def expiring(session: Session, type_keys: set[str], today: date, within_days: int) -> list[License]:
+    """Current, valid licenses of these types whose validity ends within `within_days`."""
+    type_ids = [license_type_facts(session, key).id for key in sorted(type_keys)]
+    if not type_ids:
+        return []
+    return list(
+        session.scalars(
+            select(License)
+            .where(
+                License.type_id.in_(type_ids),
+                License.current.is_(True),
+                License.status == "01",
+                License.valid_until.is_not(None),
+                License.valid_until >= today,
+                License.valid_until <= today + timedelta(days=within_days),
+            )
+            .order_by(License.valid_until)
+        )
+    )
+
+
+def find_license(session: Session, identifier: str) -> License | None:
+    """A license version by its identifier, for services that check it themselves."""
+    return session.scalars(select(License).where(License.identifier == identifier)).first()
+
+
 def read_license(session: Session, reg: Registry, principal: Principal, identifier: str) -> License:
     row = _by_identifier(session, identifier)
     if not may_read(session, principal, row):

@@ -59,6 +59,17 @@ def notify(
     session.flush()
 
 
+def already_told(session: Session, person_id: int, topic: str) -> bool:
+    """Whether this person has a message of this topic in their inbox (a reminder is sent
+    once)."""
+    found = session.scalar(
+        select(Message.id).where(
+            Message.person_id == person_id, Message.topic == topic, Message.channel == "inbox"
+        )
+    )
+    return found is not None
+
+
 def send_pending(
     session: Session, keyring: Keyring, sender: SmsSender, limit: int = 500
 ) -> tuple[int, int]:

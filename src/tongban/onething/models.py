@@ -43,6 +43,14 @@ class BundleCase(Base):
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # bundle | industry (一业一证: the tasks are permits and end in one comprehensive license)
+    # | industry_change (permits added to a license: a new version) | industry_renewal
+    kind: Mapped[str] = mapped_column(String(20), default="bundle", server_default="bundle")
+    # 一业一证: the license this case issued (or the new version it made), the license version
+    # it changes, and the permits the license carries after it, with their scopes.
+    license_identifier: Mapped[str | None] = mapped_column(String(120), index=True)
+    amends: Mapped[str | None] = mapped_column(String(120))
+    carried: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -190,7 +190,17 @@ def _case_page(
         errors=errors or [],
         values={k: str(v) for k, v in (values or {}).items()},
         error=error,
+        license_qr=_license_qr(request, bc),
     )
+
+
+def _license_qr(request: Request, bc: Any) -> str | None:
+    if bc.kind == "bundle" or not bc.license_identifier:
+        return None
+    # Imported here: the industry pages build on these.
+    from tongban.industry.pages import license_qr
+
+    return license_qr(request, bc.license_identifier)
 
 
 @router.get("/bundle-cases/{bc_id}", response_class=HTMLResponse)

@@ -38,6 +38,7 @@ from tongban.catalog.service import (
 )
 from tongban.db import utcnow
 from tongban.errors import DomainError, FieldError, NotFound, validation_failed
+from tongban.identity.schemas import Role
 from tongban.identity.service import (
     NewEnterprise,
     Principal,
@@ -154,6 +155,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
     registers = {m.matter for m in plan.bundle.matters if m.registers_enterprise}
     return {
         "bundle": plan.bundle.code,
+        "lead_department": plan.bundle.lead_department,
         "answers": plan.answers,
         "skipped": list(plan.skipped),
         "days": plan.days,
@@ -217,19 +219,39 @@ class StartRequest:
     idempotency_key: str | None = None
     delivery: str | None = None
     delivery_address: str | None = None
+    kind: str = "bundle"  # or an 一业一证 kind: industry, industry_change, industry_renewal
+    amends: str | None = None  # 一业一证: the license version a change or renewal is for
 
 
 def start(session: Session, reg: Registry, principal: Principal, req: StartRequest) -> BundleCase:
     """A draft bundle case with one draft task per applying matter; the same idempotency key
     from the same account, for the same request, returns the first one."""
     key = (req.idempotency_key or "").strip() or None
+    if key is not None:
+        earlier = _created_with(session, principal, key)
+        if earlier is not None:
+            return _replayed(session, principal, earlier, _fingerprint(req))
+    row = get_bundle(session, req.bundle)
+    return start_case(session, reg, principal, req, row.entry, row.version)
+
+
+def start_case(
+    session: Session,
+    reg: Registry,
+    principal: Principal,
+    req: StartRequest,
+    bundle: BundleIn,
+    version: int,
+    carried: list[dict[str, Any]] | None = None,
+) -> BundleCase:
+    """A draft case of this (bundle or industry) definition: one task per applying matter."""
+    key = (req.idempotency_key or "").strip() or None
     fingerprint = _fingerprint(req) if key else None
     if key is not None:
         earlier = _created_with(session, principal, key)
         if earlier is not None:
             return _replayed(session, principal, earlier, fingerprint)
-    row = get_bundle(session, req.bundle)
-    plan = _plan(session, row.entry, req.answers)
+    plan = _plan(session, bundle, req.answers)
     if not plan.tasks:
         raise DomainError(
             code="nothing_applies",
@@ -237,15 +259,18 @@ def start(session: Session, reg: Registry, principal: Principal, req: StartReque
             title_en="Given these answers, no matter of the bundle applies",
             status=422,
         )
-    person_id, enterprise_id = _applicant(session, principal, row.entry, req.uscc, plan)
+    person_id, enterprise_id = _applicant(session, principal, bundle, req.uscc, plan)
     issued = _issued_by(session, plan)
     method, address = _delivery(req.delivery, req.delivery_address, bool(issued))
     hall = _counter(session, plan, person_id, enterprise_id)
     prefilled = _prefilled(session, reg, plan, Applicant(person_id, enterprise_id), issued)
     bc = BundleCase(
-        bundle_code=row.entry.code,
-        bundle_name=row.entry.name,
-        bundle_version=row.version,
+        bundle_code=bundle.code,
+        bundle_name=bundle.name,
+        bundle_version=version,
+        kind=req.kind,
+        amends=req.amends,
+        carried=carried,
         channel=req.channel,
         status="draft",
         person_id=person_id,
@@ -512,6 +537,9 @@ def roles_on(
     for task in tasks if tasks is not None else tasks_of(session, bc):
         roles |= cases.roles_on(session, principal, task)
     roles -= {cases.COUNTER}
+    lead = bc.plan.get("lead_department")
+    if bc.kind != "bundle" and lead in principal.bindings(Role.REVIEWER):
+        roles.add(cases.REVIEWER)  # 一帽牵头: the lead department follows the whole review
     return roles & {cases.APPLICANT} if bc.status == "draft" else roles
 
 
@@ -845,6 +873,13 @@ def _register_enterprise(
     session.flush()
 
 
+def issues_own_license(session: Session, task: Case) -> bool:
+    """A 一件事 task issues its matter's license; an 一业一证 permit does not: the industry's
+    one comprehensive license carries it."""
+    bc = session.get(BundleCase, task.bundle_case_id)
+    return bc is None or bc.kind == "bundle"
+
+
 def provides_of(session: Session, task: Case) -> list[tuple[str, str]]:
     """(data element, label) a task's approval must give for the matters after it."""
     if task.bundle_case_id is None:
@@ -876,6 +911,11 @@ def task_changed(session: Session, reg: Registry, task: Case) -> None:
             _event(session, bc, "end", "system", "所有事项均未能办理")
             _tell(session, bc, "所有事项均未能办理，原因见各事项")
             return
+        if bc.kind != "bundle":
+            # Imported here: the industry module builds on this one.
+            from tongban.industry import service as industry
+
+            industry.issue_comprehensive_license(session, reg, bc, tasks)
         bc.status = "completed"
         _event(session, bc, "complete", "system", f"{done}/{len(tasks)}个事项办结")
         _tell(session, bc, f"全部事项已办理完毕（{done}/{len(tasks)}项办结），结果将统一送达")

@@ -10,6 +10,7 @@ from tongban.cases import service as cases
 from tongban.cases.models import Case
 from tongban.cases.views import STATUS
 from tongban.catalog.service import BundleRow
+from tongban.identity.models import Enterprise
 from tongban.identity.service import Principal
 from tongban.licenses.service import Registry
 from tongban.onething import service as onething
@@ -74,6 +75,11 @@ def bundle_case_out(
         "number": bc.number,
         "bundle": bc.bundle_code,
         "bundle_name": bc.bundle_name,
+        "kind": bc.kind,
+        "license": bc.license_identifier if applicant or cases.WINDOW in roles else None,
+        "amends": bc.amends,
+        "uscc": _uscc(db, bc.enterprise_id) if applicant else None,
+        "carried": bc.carried if applicant else None,
         "status": bc.status,
         "status_line": onething.status_line(bc, tasks),
         "answers": bc.answers if applicant else None,
@@ -98,6 +104,11 @@ def bundle_case_out(
             for e in onething.events_of(db, bc)
         ],
     }
+
+
+def _uscc(db: Session, enterprise_id: int | None) -> str | None:
+    enterprise = db.get(Enterprise, enterprise_id) if enterprise_id else None
+    return enterprise.uscc if enterprise else None
 
 
 def _task_out(t: dict[str, Any], case: Case | None, mine: set[int]) -> dict[str, Any]:
