@@ -558,13 +558,14 @@ def cases_prune_files(
 def license_expire(db: DbOption = None) -> None:
     """失效: mark every license whose validity has ended (run daily)."""
     from tongban.db import make_sessionmaker, transaction
+    from tongban.industry.service import renewals_in_progress
     from tongban.licenses.service import expire_due
 
     settings = _settings(db)
     engine = _engine(settings)
     _require_current_schema(engine)
     with transaction(make_sessionmaker(engine)) as session:
-        count = expire_due(session)
+        count = expire_due(session, renewing=renewals_in_progress(session))
     typer.echo(f"{count} licenses expired")
 
 
@@ -674,6 +675,7 @@ def demo(
     from tongban.crypto.signing import SigningKeys
     from tongban.db import make_sessionmaker, transaction
     from tongban.identity.demo import DEMO_PASSWORD, load_demo_principals
+    from tongban.industry.demo import load_demo_industry
     from tongban.licenses.demo import load_demo_licenses
     from tongban.licenses.service import Registry
     from tongban.migrate import upgrade
@@ -714,6 +716,12 @@ def demo(
                 FileStore(files_dir_for(settings)),
             )
             typer.echo(f"demo 一件事 applications made: {bundles}")
+            shops = load_demo_industry(
+                session,
+                Registry(settings, ring, signing),
+                FileStore(files_dir_for(settings)),
+            )
+            typer.echo(f"demo 一业一证 applications made: {shops}")
         else:
             typer.echo(f"using the existing data in {_where(settings)}")
     if no_serve:

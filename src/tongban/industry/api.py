@@ -19,10 +19,12 @@ router = APIRouter(prefix="/api/v1", tags=["一业一证 industries"])
 IndustryCode = Annotated[str, Path(pattern=r"^[a-z][a-z0-9-]{1,39}$")]
 
 
-def answers_of(request: Request) -> dict[str, str] | None:
-    """The questionnaire's answers in the query string; none given: every permit's scenario
-    that applies the most."""
-    given = dict(request.query_params)
+def answers_of(request: Request, db: DbSession, code: str) -> dict[str, str] | None:
+    """The questionnaire's answers in the query string (parameters that are not its questions,
+    such as a link's utm_source, are not answers); none given: every permit's scenario that
+    applies the most."""
+    keys = {q.key for q in industry.industry(db, code).entry.questions}
+    given = {k: v for k, v in request.query_params.items() if k in keys}
     return given or None
 
 
@@ -53,7 +55,7 @@ def read_industry(db: DbSession, code: IndustryCode) -> dict[str, Any]:
     dependencies=[Depends(PUBLIC)],
 )
 def checklist(request: Request, db: DbSession, code: IndustryCode) -> dict[str, Any]:
-    c = industry.checklist(db, code, answers_of(request))
+    c = industry.checklist(db, code, answers_of(request, db, code))
     return {**industry.checklist_document(c), "metrics": industry.metrics(c)}
 
 
@@ -63,7 +65,7 @@ def checklist(request: Request, db: DbSession, code: IndustryCode) -> dict[str, 
     dependencies=[Depends(PUBLIC)],
 )
 def metrics(request: Request, db: DbSession, code: IndustryCode) -> dict[str, Any]:
-    return industry.metrics(industry.checklist(db, code, answers_of(request)))
+    return industry.metrics(industry.checklist(db, code, answers_of(request, db, code)))
 
 
 class ApplyIn(BaseModel):

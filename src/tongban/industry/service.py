@@ -32,6 +32,8 @@ from tongban.errors import DomainError, FieldError, NotFound, validation_failed
 from tongban.identity.models import Enterprise
 from tongban.identity.service import Principal
 from tongban.licenses import service as licenses
+from tongban.licenses.document import STATUS_LABELS
+from tongban.licenses.models import License
 from tongban.licenses.service import Registry
 from tongban.notify.service import already_told, notify
 from tongban.onething import service as onething
@@ -136,10 +138,14 @@ def checklist(session: Session, code: str, answers: Mapping[str, str] | None) ->
             detail=", ".join(missing),
         )
     plan = build_plan(bundle, checked, facts)
+    slowest = max((t.days for t in plan.tasks), default=0)
+    days, source = slowest, "parallel"
     if ind.application is not None:
-        days, source = matter_case_facts(session, ind.application).promised_days, "application"
-    else:
-        days, source = max((t.days for t in plan.tasks), default=0), "parallel"
+        # The district's promise for the whole application, unless every permit that applies
+        # is quicker (the departments review in parallel).
+        promised = matter_case_facts(session, ind.application).promised_days
+        if promised <= slowest:
+            days, source = promised, "application"
     return Checklist(ind, plan, days, source)
 
 
@@ -257,54 +263,127 @@ def apply(session: Session, reg: Registry, principal: Principal, req: ApplyReque
     """一表申请: a draft with one task per permit, each for its own department; the lead
     department's counter accepts it. A change reviews only the permits it adds; a renewal
     reviews every permit the license carries."""
+    if req.renew and req.amends is None:
+        raise validation_failed([FieldError("amends", "延续须指明要延续的许可证", "missing")])
+    kind = "industry" if req.amends is None else KIND_RENEWAL if req.renew else KIND_CHANGE
+    start = onething.StartRequest(
+        bundle=req.industry,
+        answers={} if kind == KIND_RENEWAL else dict(req.answers),
+        channel=req.channel,
+        uscc=req.uscc,
+        idempotency_key=req.idempotency_key,
+        delivery=req.delivery,
+        delivery_address=req.delivery_address,
+        kind=kind,
+        amends=req.amends,
+    )
+    # A retry returns the first case, even once that case has made the license non-current.
+    earlier = onething.replay(session, principal, start)
+    if earlier is not None:
+        return earlier
     row = get_industry(session, req.industry)
     ind = row.entry
     carried: list[dict[str, Any]] | None = None
-    if req.amends is None:
-        kind, bundle, answers = "industry", as_bundle(ind), req.answers
-    else:
+    bundle = as_bundle(ind)
+    if req.amends is not None:
         previous = _licensed_case(session, principal, ind, req.amends, req.uscc)
+        _refuse_if_amending(session, req.amends)
         carried = list(previous.carried or [])
         held = {c["code"] for c in carried}
         if req.renew:
-            kind, bundle, answers = "industry_renewal", as_bundle(ind, held, ask=False), {}
+            bundle = as_bundle(ind, held, ask=False)
         else:
-            bundle = as_bundle(ind)
-            try:
-                checked = check_answers(bundle, req.answers)
-            except AnswersInvalid as exc:
-                raise validation_failed(
-                    [FieldError(f"answers.{q}", _PROBLEMS[p], p) for q, p in exc.problems]
-                ) from exc
-            wanted = {m.matter for m in bundle.matters if applies(m, checked)}
-            added = wanted - held
-            if not added:
-                raise DomainError(
-                    code="nothing_to_change",
-                    title="许可证已载明这些经营内容，无需变更",
-                    title_en="The license already carries every permit these answers need",
-                    status=422,
-                )
-            kind, bundle, answers = "industry_change", as_bundle(ind, added), checked
-    return onething.start_case(
-        session,
-        reg,
-        principal,
-        onething.StartRequest(
-            bundle=ind.code,
-            answers=answers,
-            channel=req.channel,
-            uscc=req.uscc,
-            idempotency_key=req.idempotency_key,
-            delivery=req.delivery,
-            delivery_address=req.delivery_address,
-            kind=kind,
-            amends=req.amends,
-        ),
-        bundle,
-        row.version,
-        carried=carried,
+            bundle = as_bundle(ind, _added_permits(bundle, req.answers, held))
+    return onething.start_case(session, reg, principal, start, bundle, row.version, carried=carried)
+
+
+KIND_CHANGE, KIND_RENEWAL = "industry_change", "industry_renewal"
+
+
+def _added_permits(bundle: BundleIn, answers: Mapping[str, str], held: set[str]) -> set[str]:
+    """A change: the permits these answers need that the license does not carry yet."""
+    try:
+        checked = check_answers(bundle, answers)
+    except AnswersInvalid as exc:
+        raise validation_failed(
+            [FieldError(f"answers.{q}", _PROBLEMS[p], p) for q, p in exc.problems]
+        ) from exc
+    added = {m.matter for m in bundle.matters if applies(m, checked)} - held
+    if not added:
+        raise DomainError(
+            code="nothing_to_change",
+            title="许可证已载明这些经营内容，无需变更",
+            title_en="The license already carries every permit these answers need",
+            status=422,
+        )
+    return added
+
+
+def _versions(session: Session, identifier: str) -> list[License]:
+    """Every version of the license this identifier is one version of, oldest first."""
+    row = licenses.find_license(session, identifier)
+    if row is None:
+        return []
+    return list(
+        session.scalars(
+            select(License)
+            .where(
+                License.serial == row.serial,
+                License.type_id == row.type_id,
+                License.issuer_id == row.issuer_id,
+            )
+            .order_by(License.version)
+        )
     )
+
+
+def amendment_in_progress(
+    session: Session, identifier: str, other_than: int | None = None
+) -> BundleCase | None:
+    """The submitted change or renewal of this license (any version of it) not yet decided."""
+    identifiers = [r.identifier for r in _versions(session, identifier)]
+    query = select(BundleCase).where(
+        BundleCase.status == "in_progress",
+        BundleCase.kind.in_((KIND_CHANGE, KIND_RENEWAL)),
+        BundleCase.amends.in_(identifiers),
+    )
+    if other_than is not None:
+        query = query.where(BundleCase.id != other_than)
+    return session.scalars(query).first()
+
+
+def _refuse_if_amending(session: Session, identifier: str, other_than: int | None = None) -> None:
+    """One change or renewal at a time: the license gets one new version from each, and a
+    second would amend a version that the first has already replaced."""
+    open_case = amendment_in_progress(session, identifier, other_than)
+    if open_case is not None:
+        raise DomainError(
+            code="change_in_progress",
+            title="该许可证已有正在办理的变更或延续，请待其办结后再申请",
+            title_en="A change or renewal of this license is in progress; wait until it ends",
+            status=409,
+            extra={"bundle_case": open_case.id},
+        )
+
+
+def check_submittable(session: Session, bc: BundleCase) -> None:
+    """Before a change or renewal is handed in: the license it amends is still the current,
+    valid version and nothing else is amending it. The license row is locked so that two
+    submissions for it take turns."""
+    if bc.kind not in (KIND_CHANGE, KIND_RENEWAL):
+        return
+    assert bc.amends is not None
+    row = licenses.find_license(session, bc.amends)
+    if row is not None:
+        session.refresh(row, with_for_update=True)
+    if row is None or not row.current or row.status != "01":
+        raise DomainError(
+            code="license_not_current",
+            title="许可证在草稿保存后已变更、延续或不再有效，请重新发起申请",
+            title_en="The license changed or is no longer valid since this draft; start again",
+            status=409,
+        )
+    _refuse_if_amending(session, bc.amends, other_than=bc.id)
 
 
 def _licensed_case(
@@ -323,11 +402,13 @@ def _licensed_case(
     row = licenses.find_license(session, identifier)
     if bc is None or row is None:
         raise NotFound("license_not_found", "证照不存在", "No such license of this industry")
-    if not row.current or row.status not in ("01", "02"):
+    if not row.current or row.status != "01":
+        # A suspended (暂扣) license is neither changed, renewed nor given up until it is
+        # restored: that would sidestep the decision that suspended it.
         raise DomainError(
             code="license_not_current",
-            title="只能变更或延续现行有效的证照",
-            title_en="Only the current, live version can be changed or renewed",
+            title="只能变更、延续或注销现行有效的证照",
+            title_en="Only the current, valid version can be changed, renewed or cancelled",
             status=409,
         )
     return bc
@@ -335,9 +416,11 @@ def _licensed_case(
 
 def issue_comprehensive_license(
     session: Session, reg: Registry, bc: BundleCase, tasks: list[Case]
-) -> None:
+) -> str | None:
     """一证准营: every permit's department has decided; one license (or its next version)
-    carries each approved permit with its scope. A permit refused is left off, the rest go on."""
+    carries each approved permit with its scope. A permit refused is left off, the rest go on.
+    Returns why no license could be issued (the license a change or renewal was for is no
+    longer in force), or None once it is issued."""
     ind = get_industry(session, bc.bundle_code).entry
     scopes = {p.matter: p.scope for p in ind.permits}
     approved = {t.matter_code: t for t in tasks if t.status in ("approved", "delivered")}
@@ -380,10 +463,13 @@ def issue_comprehensive_license(
         )
     else:
         assert bc.amends is not None
+        # Normally the version amended: nothing else changes it while this case is open. A
+        # department may still have made a version of its own since; amend the newest.
+        old = next((r for r in _versions(session, bc.amends) if r.current), None)
+        if old is None or old.status not in ("01", "02"):
+            return f"许可证已不再有效（{_status_name(old)}），无法{KINDS[bc.kind]}，请重新申请"
         valid_until = None
-        if bc.kind == "industry_renewal":
-            old = licenses.find_license(session, bc.amends)
-            assert old is not None
+        if bc.kind == KIND_RENEWAL:
             years = license_type_facts(session, ind.license_type).validity_years or 5
             base = max(old.valid_until or licenses.today(), licenses.today())
             valid_until = _years_later(base, years)
@@ -391,13 +477,20 @@ def issue_comprehensive_license(
             session,
             reg,
             licenses.SYSTEM_ACTOR,
-            bc.amends,
+            old.identifier,
             content,
             valid_until,
             f"{ind.name}行业综合许可证{KINDS[bc.kind]}",
         )
     bc.license_identifier = row.identifier
     bc.carried = carried
+    return None
+
+
+def _status_name(row: License | None) -> str:
+    if row is None:
+        return "不存在"
+    return STATUS_LABELS.get(row.status, row.status)
 
 
 def _years_later(day: date, years: int) -> date:
@@ -419,7 +512,9 @@ def cancel_license(
     """注销: the enterprise gives the license up (the business closes); it verifies as
     cancelled from now on. Returns the license's new status."""
     ind = get_industry(session, industry_code).entry
-    _licensed_case(session, principal, ind, identifier, uscc)
+    bc = _licensed_case(session, principal, ind, identifier, uscc)
+    _require_scope(session, principal, bc)
+    _refuse_if_amending(session, identifier)
     why = reason.strip()
     if not why:
         raise validation_failed([FieldError("reason", "请说明注销原因", "missing")])
@@ -427,6 +522,32 @@ def cancel_license(
         session, reg, licenses.SYSTEM_ACTOR, identifier, "cancel", f"持证企业申请注销：{why}"
     )
     return row.status
+
+
+def _require_scope(session: Session, principal: Principal, bc: BundleCase) -> None:
+    """Giving the license up gives up every permit it carries: an agent's authorization must
+    cover each of them, as it must to apply for them."""
+    assert bc.enterprise_id is not None
+    scope = set(licenses.agent_scope(session, principal, bc.enterprise_id))
+    kinds = {matter_case_facts(session, c["code"]).kind for c in bc.carried or []}
+    if "*" not in scope and not kinds <= scope:
+        raise DomainError(
+            code="agent_out_of_scope",
+            title="您的经办授权不包括该许可证载明的全部事项",
+            title_en="Your authorization does not cover every permit this license carries",
+            status=403,
+        )
+
+
+def renewals_in_progress(session: Session) -> set[int]:
+    """Licenses (ids, any version) with a renewal handed in and not yet decided: they stay in
+    force until it is (行政许可法 第五十条)."""
+    amended = session.scalars(
+        select(BundleCase.amends).where(
+            BundleCase.status == "in_progress", BundleCase.kind == KIND_RENEWAL
+        )
+    ).all()
+    return {r.id for identifier in amended if identifier for r in _versions(session, identifier)}
 
 
 RENEWAL_NOTICE_DAYS = 60
@@ -437,11 +558,12 @@ def remind_renewals(session: Session, today: date, within_days: int = RENEWAL_NO
     license ends within `within_days` hears of it once per version, in the inbox and by SMS."""
     types = {row.entry.license_type for row in list_industries(session)}
     told = 0
+    renewing = renewals_in_progress(session)
     for row in licenses.expiring(session, types, today, within_days):
         enterprise = session.get(Enterprise, row.enterprise_id)
-        if enterprise is None:
+        if enterprise is None or row.id in renewing:
             continue
-        topic = f"renew:{row.identifier}"[:40]
+        topic = f"renew:{row.id}"  # one version, told once
         if already_told(session, enterprise.legal_rep_id, topic):
             continue
         notify(

@@ -458,16 +458,24 @@ def change_status(
     return row
 
 
-def expire_due(session: Session, on: date | None = None) -> int:
-    """失效: licenses whose validity ended before `on` (today). Run daily."""
+def expire_due(
+    session: Session, on: date | None = None, renewing: frozenset[int] | set[int] = frozenset()
+) -> int:
+    """失效: licenses whose validity ended before `on` (today). Run daily. `renewing`: ids of
+    licenses whose renewal was applied for in time and is not decided yet; they stay in force
+    until it is (行政许可法 第五十条)."""
     day = on or today()
-    due = session.scalars(
-        select(License).where(
-            License.status.in_(("01", "02")),
-            License.valid_until.is_not(None),
-            License.valid_until < day,
+    due = [
+        row
+        for row in session.scalars(
+            select(License).where(
+                License.status.in_(("01", "02")),
+                License.valid_until.is_not(None),
+                License.valid_until < day,
+            )
         )
-    ).all()
+        if row.id not in renewing
+    ]
     for row in due:
         before = row.status
         row.status = "05"

@@ -71,7 +71,7 @@ BUNDLE_STATUS = {
     "in_progress": "办理中",
     "completed": "已全部办结，等待统一送达",
     "delivered": "已统一送达",
-    "ended": "已结束，所有事项均未能办理",
+    "ended": "已结束，未出具结果（原因见办理记录）",
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -226,13 +226,21 @@ class StartRequest:
 def start(session: Session, reg: Registry, principal: Principal, req: StartRequest) -> BundleCase:
     """A draft bundle case with one draft task per applying matter; the same idempotency key
     from the same account, for the same request, returns the first one."""
-    key = (req.idempotency_key or "").strip() or None
-    if key is not None:
-        earlier = _created_with(session, principal, key)
-        if earlier is not None:
-            return _replayed(session, principal, earlier, _fingerprint(req))
+    earlier = replay(session, principal, req)
+    if earlier is not None:
+        return earlier
     row = get_bundle(session, req.bundle)
     return start_case(session, reg, principal, req, row.entry, row.version)
+
+
+def replay(session: Session, principal: Principal, req: StartRequest) -> BundleCase | None:
+    """The case an earlier request with this idempotency key created, if any (422 when the key
+    was used for a different request)."""
+    key = (req.idempotency_key or "").strip() or None
+    if key is None:
+        return None
+    earlier = _created_with(session, principal, key)
+    return None if earlier is None else _replayed(session, principal, earlier, _fingerprint(req))
 
 
 def start_case(
@@ -247,10 +255,9 @@ def start_case(
     """A draft case of this (bundle or industry) definition: one task per applying matter."""
     key = (req.idempotency_key or "").strip() or None
     fingerprint = _fingerprint(req) if key else None
-    if key is not None:
-        earlier = _created_with(session, principal, key)
-        if earlier is not None:
-            return _replayed(session, principal, earlier, fingerprint)
+    earlier = replay(session, principal, req)
+    if earlier is not None:
+        return earlier
     plan = _plan(session, bundle, req.answers)
     if not plan.tasks:
         raise DomainError(
@@ -261,7 +268,12 @@ def start_case(
         )
     person_id, enterprise_id = _applicant(session, principal, bundle, req.uscc, plan)
     issued = _issued_by(session, plan)
-    method, address = _delivery(req.delivery, req.delivery_address, bool(issued))
+    method, address = _delivery(
+        # 一业一证 always issues its comprehensive license, whatever its permits issue
+        req.delivery,
+        req.delivery_address,
+        bool(issued) or req.kind != "bundle",
+    )
     hall = _counter(session, plan, person_id, enterprise_id)
     prefilled = _prefilled(session, reg, plan, Applicant(person_id, enterprise_id), issued)
     bc = BundleCase(
@@ -748,6 +760,11 @@ def submit(session: Session, reg: Registry, principal: Principal, bc_id: int) ->
     """一次提交: every task's form and materials complete (what an upstream supplies aside);
     the tasks with nothing to wait for go to their halls now, the others wait."""
     bc = _own_draft(session, principal, bc_id)
+    if bc.kind != "bundle":
+        # Imported here: the industry module builds on this one.
+        from tongban.industry import service as industry
+
+        industry.check_submittable(session, bc)
     tasks = tasks_of(session, bc)
     plan_tasks = {t["code"]: t for t in bc.plan["tasks"]}
     provided = {f["key"] for f in bc.plan["fields"] if f["provided_by"]}
@@ -915,7 +932,12 @@ def task_changed(session: Session, reg: Registry, task: Case) -> None:
             # Imported here: the industry module builds on this one.
             from tongban.industry import service as industry
 
-            industry.issue_comprehensive_license(session, reg, bc, tasks)
+            why_not = industry.issue_comprehensive_license(session, reg, bc, tasks)
+            if why_not is not None:  # the license it was to amend is no longer in force
+                bc.status = "ended"
+                _event(session, bc, "end", "system", why_not)
+                _tell(session, bc, why_not)
+                return
         bc.status = "completed"
         _event(session, bc, "complete", "system", f"{done}/{len(tasks)}个事项办结")
         _tell(session, bc, f"全部事项已办理完毕（{done}/{len(tasks)}项办结），结果将统一送达")
