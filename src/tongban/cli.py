@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,6 +26,10 @@ license_app = typer.Typer(
 cases_app = typer.Typer(help="办件: applications.", no_args_is_help=True)
 calendar_app = typer.Typer(help="工作日: the working-day calendar.", no_args_is_help=True)
 industry_app = typer.Typer(help="一业一证: industry comprehensive licenses.", no_args_is_help=True)
+prereview_app = typer.Typer(
+    help="政务智能办: pre-review of applications (rules and document reading).",
+    no_args_is_help=True,
+)
 code_app = typer.Typer(
     help="随申码: verify codes offline, export the trust list.", no_args_is_help=True
 )
@@ -37,6 +43,7 @@ app.add_typer(license_app, name="license")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(cases_app, name="cases")
 app.add_typer(industry_app, name="industry")
+app.add_typer(prereview_app, name="prereview")
 
 DbOption = Annotated[
     Path | None,
@@ -519,6 +526,79 @@ def industry_remind(
     typer.echo(f"{told} enterprises reminded to renew")
 
 
+def _prereview_pass(settings: Settings, engine: Engine) -> tuple[int, int]:
+    from tongban.cases.files import FileStore
+    from tongban.crypto.keys import keyring_for
+    from tongban.crypto.signing import SigningKeys
+    from tongban.db import make_sessionmaker, transaction
+    from tongban.licenses.service import Registry
+    from tongban.prereview.service import run_pending
+    from tongban.settings import files_dir_for
+
+    ring = keyring_for(settings)
+    factory = make_sessionmaker(engine)
+    return run_pending(
+        lambda: transaction(factory),
+        Registry(settings, ring, SigningKeys(settings, ring)),
+        FileStore(files_dir_for(settings)),
+    )
+
+
+@prereview_app.command("work")
+def prereview_work(
+    db: DbOption = None,
+    once: bool = typer.Option(False, "--once", help="one pass over the queue, then exit"),
+    interval: float = typer.Option(2.0, min=0.2, max=60, help="seconds between passes"),
+) -> None:
+    """The pre-review worker: run the queued pre-reviews (rules and OCR), oldest first. Run
+    one or more beside the web processes; a pre-review is claimed by one worker only."""
+    settings = _settings(db)
+    engine = _engine(settings)
+    _require_current_schema(engine)
+    while True:
+        done, failed = _prereview_pass(settings, engine)
+        if done or failed or once:
+            typer.echo(f"{done} pre-reviews done, {failed} failed (retried)")
+        if once:
+            return
+        time.sleep(interval)
+
+
+@prereview_app.command("eval")
+def prereview_eval(
+    directory: Annotated[Path, typer.Argument(help="the evaluation set (docs/prereview.md)")],
+    as_json: bool = typer.Option(False, "--json", help="the figures as JSON"),
+) -> None:
+    """Pre-review accuracy on a labelled set: verdict accuracy, findings precision and recall
+    per rule, seconds per application (documents read by OCR on this machine)."""
+    from tongban.prereview.evaluation import evaluate, folders, summary
+
+    if not folders(directory):
+        typer.echo(f"no applications (case.json) under {directory}", err=True)
+        raise typer.Exit(2)
+    figures = evaluate(directory).as_dict()
+    if as_json:
+        typer.echo(json.dumps(figures, ensure_ascii=False, indent=1))
+        return
+    for line in summary(figures):
+        typer.echo(line)
+
+
+def _start_prereview_thread(settings: Settings, engine: Engine) -> None:
+    """The demo's pre-review worker, in a thread beside the web server."""
+    import threading
+
+    def loop() -> None:
+        while True:
+            try:
+                _prereview_pass(settings, engine)
+            except Exception:  # the demo worker must outlive a bad pass
+                logging.getLogger("tongban").exception("pre-review pass failed")
+            time.sleep(2.0)
+
+    threading.Thread(target=loop, name="prereview-worker", daemon=True).start()
+
+
 @cases_app.command("send-sms")
 def cases_send_sms(db: DbOption = None) -> None:
     """Send the waiting SMS of the outbox (run every minute). This build's sender logs a
@@ -733,6 +813,7 @@ def demo(
 
     # A demo has no authenticator app to hand: staff log in without a one-time code.
     demo_settings = settings.model_copy(update={"require_staff_otp": False})
+    _start_prereview_thread(demo_settings, engine)
     uvicorn.run(create_app(demo_settings, engine), host=host, port=port)
 
 

@@ -16,6 +16,7 @@ MODEL_MODULES = (
     "tongban.licenses.models",
     "tongban.notify.models",
     "tongban.onething.models",
+    "tongban.prereview.models",
     "tongban.workdays.models",
 )
 

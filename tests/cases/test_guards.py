@@ -142,13 +142,16 @@ def test_only_the_window_serving_the_applicant_works_on_a_counter_case(full: Wor
 def test_a_window_cannot_make_an_enterprise_case_for_a_person(full: World) -> None:
     person = person_of(full, "citizen1")
     opened = visit(full, id_number=id_number_of(full, "citizen1"), name=person.name).json()
-    r = full.client.post(
-        "/api/v1/cases",
-        json={"matter": "01E001000001", "form": {}, "visit": opened["id"], "submit": False},
-        headers=full.auth("window1"),
-    )
+    body = {"matter": "01E001000004", "form": {}, "visit": opened["id"], "submit": False}
+    r = full.client.post("/api/v1/cases", json=body, headers=full.auth("window1"))
     assert r.status_code == 422
-    assert r.json()["errors"][0]["code"] == "visit_personal_only"
+    assert r.json()["errors"][0]["code"] == "enterprise_required"
+    # 帮办 is for an enterprise the person represents or acts for, not any enterprise.
+    with full.session() as session:
+        uscc = session.scalars(select(Enterprise.uscc).order_by(Enterprise.id)).first()
+    r = full.client.post("/api/v1/cases", json={**body, "uscc": uscc}, headers=full.auth("window1"))
+    assert r.status_code == 403
+    assert r.json()["code"] == "not_enterprise_agent"
 
 
 def test_two_approvals_at_once_issue_one_license(full: World) -> None:

@@ -210,3 +210,33 @@ def test_a_repeated_key_is_an_error_not_a_silent_overwrite(mini: Path) -> None:
 def test_yml_files_are_read_too(mini: Path) -> None:
     (mini / "matters" / "sh-gaj.yaml").rename(mini / "matters" / "sh-gaj.yml")
     assert "07P000000001" in read_catalog(mini).matters
+
+
+def test_approval_elements_may_only_name_the_matters_own_fields_and_materials(
+    mini: Path,
+) -> None:
+    path = mini / "matters" / "sh-gaj.yaml"
+    rules = (
+        "    approval_elements:\n"
+        "      - {id: t.id.format, check: format, field: person.id_number, message: 号码有误}\n"
+        "      - {id: t.shoe, check: required, field: person.shoe_size, message: 请填写}\n"
+        "      - {id: t.paper, check: material, material: passport, message: 请上传}\n"
+        "      - {id: t.licence, check: license_valid, license_type: nope, message: 须持证}\n"
+        "    result: 户口簿"
+    )
+    replace_in(path, "    result: 户口簿", rules)
+    problems = problems_of(mini)
+    assert len(problems) == 3
+    assert any("'t.shoe' names 'person.shoe_size', not a field of this form" in p for p in problems)
+    assert any("'t.paper' names 'passport', not a material of it" in p for p in problems)
+    assert any("unknown license type 'nope'" in p for p in problems)
+
+
+def test_a_rule_id_is_unique_within_its_matter(mini: Path) -> None:
+    path = mini / "matters" / "sh-gaj.yaml"
+    rule = "      - {id: t.same, check: required, field: person.name, message: 请填写}\n"
+    replace_in(
+        path, "    result: 户口簿", "    approval_elements:\n" + rule * 2 + "    result: 户口簿"
+    )
+    [problem] = problems_of(mini)
+    assert "approval element id" in problem

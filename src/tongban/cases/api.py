@@ -404,11 +404,16 @@ def visit_form(
     visit_id: RowId,
     matter: Annotated[str, Query(pattern=r"^[0-9A-Z]{12}$")],
     principal: Annotated[Principal, Depends(allow(Role.WINDOW_STAFF))],
+    uscc: Annotated[
+        str | None, Query(max_length=18, description="帮办: an enterprise the person acts for")
+    ] = None,
 ) -> dict[str, Any]:
     visit = counter.open_visit(db, principal, visit_id)
+    enterprise_id = counter.visit_enterprise(db, visit, uscc) if uscc else None
     counter.read_for_visit(db, principal, visit, "综合受理：查看预填申请表")
-    applicant = Applicant(visit.person_id, None)
-    return build_form(db, registry_of(request), matter, applicant, licenses.today())
+    applicant = Applicant(visit.person_id, enterprise_id)
+    form = build_form(db, registry_of(request), matter, applicant, licenses.today())
+    return {**form, "assisted": counter.assisted(form)}
 
 
 # -- 代办: relatives ----------------------------------------------------------------------------

@@ -23,10 +23,10 @@ from tongban.common.masking import mask_id_number
 from tongban.db import utcnow
 from tongban.errors import DomainError, FieldError, NotFound, validation_failed
 from tongban.idcode.service import Codes, identify_at_window
-from tongban.identity.models import Person
+from tongban.identity.models import Enterprise, Person
 from tongban.identity.schemas import Role
 from tongban.identity.service import Principal, find_person_by_id_number
-from tongban.licenses.service import Registry
+from tongban.licenses.service import Registry, person_enterprises
 
 VISIT_HOURS = 2
 
@@ -177,3 +177,52 @@ def person_label(session: Session, reg: Registry, person_id: int | None) -> dict
         return {"name": "—", "id_number": "—"}
     id_number = reg.keyring.decrypt(session, "person.id_number", person.id_number_enc)
     return {"name": person.name, "id_number": mask_id_number(id_number)}
+
+
+# -- 帮办: assisted filing ----------------------------------------------------------------------
+
+
+def acts_for(session: Session, person_id: int) -> list[dict[str, Any]]:
+    """帮办: the enterprises the person at the window may apply for."""
+    out = []
+    for enterprise_id in person_enterprises(session, person_id):
+        e = session.get(Enterprise, enterprise_id)
+        if e is not None:
+            role = "法定代表人" if e.legal_rep_id == person_id else "经办人"
+            out.append({"id": e.id, "uscc": e.uscc, "name": e.name, "role": role})
+    return sorted(out, key=lambda e: e["name"])
+
+
+def assisted(form: dict[str, Any]) -> dict[str, Any]:
+    """帮办 at a glance: what the registries and licenses filled in (信息免填报), what staff
+    still ask for, and exactly which papers must still be handed over (材料免提交 aside)."""
+    fields = form["fields"]
+    filled = [f for f in fields if f["value"] is not None]
+    materials = form["materials"]
+    return {
+        "filled": len(filled),
+        "fields": len(fields),
+        "sources": sorted({f["prefilled_from"] for f in filled if f["prefilled_from"]}),
+        "to_ask": [f["label"] for f in fields if f["value"] is None and f["required"]],
+        "to_hand_over": [
+            m["name"] for m in materials if m["resolution"] == "upload" and m["required"]
+        ],
+        "if_any": [
+            m["name"] for m in materials if m["resolution"] == "upload" and not m["required"]
+        ],
+        "exempt": len([m for m in materials if m["resolution"] != "upload"]),
+    }
+
+
+def visit_enterprise(session: Session, visit: CounterVisit, uscc: str) -> int:
+    """The enterprise the person at the window applies for (帮办): one they represent or act
+    for; 403 otherwise."""
+    found = next((e for e in acts_for(session, visit.person_id) if e["uscc"] == uscc), None)
+    if found is None:
+        raise DomainError(
+            code="not_enterprise_agent",
+            title="申请人不是该企业的法定代表人或有效经办人",
+            title_en="The applicant neither represents nor acts for this enterprise",
+            status=403,
+        )
+    return int(found["id"])

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from tongban.audit.service import record
 from tongban.cases import files, proxies
-from tongban.cases.counter import open_visit, read_for_visit
+from tongban.cases.counter import open_visit, read_for_visit, visit_enterprise
 from tongban.cases.models import Case, CaseEvent, CaseFile, CounterVisit, ProxyAuthorization
 from tongban.catalog.elements import validate_form
 from tongban.catalog.rules import ElementFacts
@@ -103,9 +103,17 @@ def _applying(
 ) -> Applying:
     if req.visit is not None:
         visit = open_visit(session, principal, req.visit)
-        if req.uscc or req.proxy or not facts.for_person:
+        if req.proxy:
             raise validation_failed(
-                [FieldError("visit", "窗口代填只用于个人本人申请", "visit_personal_only")]
+                [FieldError("proxy", "窗口受理不使用亲属代办授权", "visit_no_proxy")]
+            )
+        if req.uscc:  # 帮办: the person at the window applies for an enterprise
+            return Applying(
+                visit.person_id, _counter_enterprise(session, visit, req, facts), None, visit
+            )
+        if not facts.for_person:
+            raise validation_failed(
+                [FieldError("uscc", "企业事项须选择以哪家企业名义申请", "enterprise_required")]
             )
         return Applying(visit.person_id, None, None, visit)
     if req.channel == "window":
@@ -141,6 +149,25 @@ def _applying(
             status=403,
         )
     return Applying(principal.person_id, enterprise_id, None, None)
+
+
+def _counter_enterprise(
+    session: Session, visit: CounterVisit, req: CreateRequest, facts: MatterCaseFacts
+) -> int:
+    """The enterprise the identified person applies for at the window (帮办): one they
+    represent, or act for with a scope covering the matter."""
+    enterprise_id = visit_enterprise(session, visit, (req.uscc or "").strip().upper())
+    if not facts.for_enterprise:
+        raise validation_failed([FieldError("uscc", "个人事项不以企业名义申请", "personal_only")])
+    scope = licenses.person_enterprises(session, visit.person_id)[enterprise_id]
+    if "*" not in scope and facts.kind not in scope:
+        raise DomainError(
+            code="agent_out_of_scope",
+            title="申请人的经办授权不包括此类事项",
+            title_en="The applicant's authorization does not cover this matter",
+            status=403,
+        )
+    return enterprise_id
 
 
 def create_case(session: Session, reg: Registry, principal: Principal, req: CreateRequest) -> Case:
@@ -665,6 +692,33 @@ def _submit(session: Session, case: Case, actor: str) -> None:
     case.number = f"TB{utcnow():%Y%m%d}{case.id:08d}"
     _event(session, case, "submit", "draft", "submitted", actor, None)
     _tell(session, case, "submitted", None)
+    _queue_prereview(session, case, "submission")
+
+
+def note_prereview(session: Session, case: Case, verdict: str, problems: str | None) -> None:
+    """The pre-review's verdict in the case's history; the applicant hears of problems at
+    once, so the papers can be ready when 补正 is asked for."""
+    _event(
+        session,
+        case,
+        "prereview",
+        case.status,
+        case.status,
+        "system",
+        f"{verdict}：{problems}" if problems else verdict,
+    )
+    if problems and case.person_id is not None:
+        subject = f"{case.matter_name} {case.number or ''}".strip()
+        body = f"智能预审发现：{problems}。工作人员核实后会通知您补正，您可先行准备。"
+        notify(session, case.person_id, f"case:{case.id}", subject, body, sms=False)
+
+
+def _queue_prereview(session: Session, case: Case, trigger: str) -> None:
+    """预审: in the same transaction as the submission, so none is lost; the worker runs it."""
+    # Imported here: pre-review builds on this module.
+    from tongban.prereview import service as prereview
+
+    prereview.queue(session, case, trigger)
 
 
 # What the applicant is told at each step; those marked True also go by SMS.
@@ -849,6 +903,7 @@ def _changed(
             cal = calendar(session)
             moved = cal.add_working_days(moved, cal.working_days_between(case.paused_since, today))
         case.due_date, case.paused_since, case.resume_to = moved, None, None
+        _queue_prereview(session, case, "resubmission")
     elif action == "approve":
         own = True
         if case.bundle_case_id is not None:

@@ -243,26 +243,33 @@ def _console(
     principal: Principal,
     visit_id: int,
     matter: str | None,
+    uscc: str | None = None,
     **extra: Any,
 ) -> Response:
     visit = counter.open_visit(db, principal, visit_id)
     registry = registry_of(request)
+    acts_for = counter.acts_for(db, visit.person_id)
+    chosen = next((e for e in acts_for if e["uscc"] == uscc), None)
     form = None
     if matter:
         counter.read_for_visit(db, principal, visit, "综合受理：查看预填申请表")
-        applicant = Applicant(visit.person_id, None)
+        applicant = Applicant(visit.person_id, chosen["id"] if chosen else None)
         form = build_form(db, registry, matter, applicant, licenses.today())
     context: dict[str, Any] = {"key": secrets.token_urlsafe(12), "errors": [], "values": {}}
     context.update({k: v for k, v in extra.items() if v is not None})
+    error = context.pop("error", None)
     return render(
         request,
         "cases/window.html",
-        status_code=422 if context["errors"] else 200,
+        status_code=422 if context["errors"] else 403 if error else 200,
         visit=counter.visit_out(db, registry, visit),
         matter=matter,
         form=form,
+        helped=counter.assisted(form) if form else None,
+        acts_for=acts_for,
+        uscc=chosen["uscc"] if chosen else None,
         resolutions=RESOLUTIONS,
-        error=None,
+        error=error,
         **context,
     )
 
@@ -274,8 +281,9 @@ def console_visit(
     visit_id: RowId,
     principal: Annotated[Principal, Depends(WINDOW)],
     matter: Annotated[str | None, Query(pattern=r"^[0-9A-Z]{12}$")] = None,
+    uscc: Annotated[str | None, Query(max_length=18)] = None,
 ) -> Response:
-    return _console(request, db, principal, visit_id, matter)
+    return _console(request, db, principal, visit_id, matter, uscc or None)
 
 
 @router.post("/window/visits/{visit_id}/cases", response_class=HTMLResponse)
@@ -289,18 +297,21 @@ def console_create(
     verify_csrf(request, posted_text(data, "csrf_token", 100))
     matter = posted_text(data, "matter", 12) or ""
     key = posted_text(data, "idempotency_key", 100)
+    uscc = posted_text(data, "uscc", 18)
     values = posted_form(db, data, matter)
     try:
         case = cases.create_case(
             db,
             registry_of(request),
             principal,
-            cases.CreateRequest(matter, values, "window", idempotency_key=key, visit=visit_id),
+            cases.CreateRequest(
+                matter, values, "window", uscc=uscc, idempotency_key=key, visit=visit_id
+            ),
         )
     except DomainError as exc:
         if exc.code == "idempotency_key_reused":
             return RedirectResponse(f"/staff/cases/{exc.extra['case']}", status_code=303)
-        if exc.status != 422:
+        if exc.status not in (403, 422):
             raise
         db.rollback()
         return _console(
@@ -309,8 +320,10 @@ def console_create(
             principal,
             visit_id,
             matter,
+            uscc,
             key=key,
             errors=exc.errors,
+            error=None if exc.errors else exc.title,
             values={k: str(v) for k, v in values.items()},
         )
     return RedirectResponse(f"/staff/cases/{case.id}", status_code=303)

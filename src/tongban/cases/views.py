@@ -20,6 +20,7 @@ from tongban.catalog.service import hall_names, matter_case_facts, matter_form_f
 from tongban.errors import DomainError, FieldError, validation_failed
 from tongban.identity.service import Principal
 from tongban.licenses.api import registry_of
+from tongban.licenses.service import Registry
 
 STATUS = {
     "draft": ("草稿", "还没有提交"),
@@ -51,6 +52,7 @@ ACTIONS = {
     "upload": "补交材料",
     "choose_delivery": "选择领取方式",
     "warning": "预警",
+    "prereview": "智能预审",
     "overdue": "超期",
     "wait": "等待前序事项",
     "start": "自动开始办理",
@@ -187,4 +189,33 @@ def case_context(
         "halls": hall_names(session, [case.hall_key] if case.hall_key else []),
         "issues_license": matter_case_facts(session, case.matter_code).issues_license is not None,
         "form_values": [(labels.get(k, k), v) for k, v in form.items()],
+        "prereview": _prereview_of(session, registry, principal, case),
+    }
+
+
+def _prereview_of(
+    session: Session, registry: Registry, principal: Principal, case: Case
+) -> dict[str, Any] | None:
+    """The pre-review panel: on a draft, the rules as the form stands (at once); after
+    submission, the worker's verdict with what it read in the documents."""
+    # Imported here: pre-review builds on the cases module.
+    from tongban.prereview import service as prereview
+
+    if not prereview.rules_of(session, case.matter_code):
+        return None
+    if case.status == "draft":
+        found = prereview.check_draft(session, registry, principal, case.id)
+        return {"draft": True, "findings": [f.as_dict() for f in found], "row": None}
+    current = prereview.view(session, registry, principal, case.id)
+    return {
+        "draft": False,
+        "row": current.prereview,
+        "status": prereview.STATUS_LABELS.get(current.prereview.status)
+        if current.prereview
+        else None,
+        "verdict": prereview.VERDICT_LABELS.get(current.prereview.verdict or "")
+        if current.prereview
+        else None,
+        "findings": current.findings,
+        "open_errors": len(current.open_errors),
     }

@@ -28,6 +28,7 @@ from tongban.catalog.schemas import (
     DepartmentsFile,
     DistrictIn,
     DivisionsFile,
+    DocumentRule,
     HallIn,
     HallKind,
     HallsFile,
@@ -415,6 +416,7 @@ def check_matter(c: CatalogSource, m: MatterIn) -> list[tuple[str, str]]:
             out.append((f"materials.{i}.department", f"unknown department {mat.department!r}"))
     if m.issues_license and m.issues_license not in c.license_types:
         out.append(("issues_license", f"unknown license type {m.issues_license!r}"))
+    out.extend(_check_approval_elements(c, m))
     for i, hall_key in enumerate(m.halls):
         hall = c.halls.get(hall_key)
         if hall is None:
@@ -423,6 +425,34 @@ def check_matter(c: CatalogSource, m: MatterIn) -> list[tuple[str, str]]:
             out.append(
                 (f"halls.{i}", f"hall {hall_key!r} is not specialized; general halls are computed")
             )
+    return out
+
+
+# The rule attributes that name a form field, and those that name a material.
+_RULE_FIELDS = ("field", "other", "id_field", "date_field", "gender_field", "at", "after_field")
+
+
+def _check_approval_elements(c: CatalogSource, m: MatterIn) -> list[tuple[str, str]]:
+    """A rule may only name the matter's own fields and materials, and license types that
+    exist: a rule about something the form does not ask would never fire, silently."""
+    fields = {f.element for f in m.fields}
+    materials = {mat.key for mat in m.materials}
+    out: list[tuple[str, str]] = []
+    for i, rule in enumerate(m.approval_elements):
+        where = f"approval_elements.{i}"
+        named = [getattr(rule, a) for a in _RULE_FIELDS if getattr(rule, a, None)]
+        if isinstance(rule, DocumentRule):
+            named.extend(rule.reads.values())
+        named.extend(getattr(rule, "fields", []))
+        for name in named:
+            if name not in fields:
+                out.append((where, f"rule {rule.id!r} names {name!r}, not a field of this form"))
+        material = getattr(rule, "material", None)
+        if material is not None and material not in materials:
+            out.append((where, f"rule {rule.id!r} names {material!r}, not a material of it"))
+        license_type = getattr(rule, "license_type", None)
+        if license_type is not None and license_type not in c.license_types:
+            out.append((where, f"unknown license type {license_type!r}"))
     return out
 
 

@@ -8,7 +8,7 @@ halls that accept a matter) is computed in `service.py`; no YAML field can set i
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -352,6 +352,169 @@ class MaterialIn(Strict):
         return self
 
 
+# ---------------------------------------------------------------------------------------------
+# 审批要素: a matter's approval elements as pre-review rules. Each names one check of a closed
+# set, so a catalog author writes data, not code; the pre-review engine (prereview/engine.py)
+# knows how to run each check.
+
+RULE_ID_RE = r"^[a-z][a-z0-9_.-]{2,79}$"
+
+
+class RuleSeverity(StrEnum):
+    ERROR = "error"  # the application needs correcting (补正)
+    WARNING = "warning"  # staff should look; the applicant is not held up
+
+
+class RuleBase(Strict):
+    id: Annotated[str, Field(pattern=RULE_ID_RE)]
+    severity: RuleSeverity = RuleSeverity.ERROR
+    message: NonEmpty  # Chinese, says what to fix
+    basis: NonEmpty | None = None  # the legal basis, where known
+
+
+class RequiredRule(RuleBase):
+    """The form field is filled in."""
+
+    check: Literal["required"]
+    field: Key
+
+
+class MaterialRule(RuleBase):
+    """The material is there: uploaded, or found as a license or a department's record."""
+
+    check: Literal["material"]
+    material: Key
+
+
+class FormatRule(RuleBase):
+    """The field's value is valid for its data element (checksums, dates, options) and, for a
+    number, not below `min`."""
+
+    check: Literal["format"]
+    field: Key
+    min: float | None = None
+
+
+class RegistryRule(RuleBase):
+    """The field agrees with the applicant's record (法人库 / 人口库)."""
+
+    check: Literal["registry"]
+    field: Key
+    record: Literal[
+        "enterprise.name",
+        "enterprise.uscc",
+        "enterprise.legal_rep_name",
+        "person.name",
+        "person.id_number",
+    ]
+
+
+class IdBirthRule(RuleBase):
+    """The birth date written in an ID number matches a date field."""
+
+    check: Literal["id_birth"]
+    id_field: Key
+    date_field: Key
+
+
+class IdGenderRule(RuleBase):
+    """The sex written in an ID number matches a gender field."""
+
+    check: Literal["id_gender"]
+    id_field: Key
+    gender_field: Key
+
+
+class AgeRule(RuleBase):
+    """The age of the person whose ID number (or birth date) is in `field`, at `at` (a date
+    field; the application date when absent), is within bounds; `min_by_sex` for limits that
+    differ by sex (the sex read from the ID number)."""
+
+    check: Literal["age"]
+    field: Key
+    at: Key | None = None  # not `on`: YAML reads a bare `on` as true
+    min: Annotated[int | None, Field(ge=0, le=150)] = None
+    max: Annotated[int | None, Field(ge=0, le=150)] = None
+    min_by_sex: dict[Literal["男", "女"], Annotated[int, Field(ge=0, le=150)]] = {}
+
+
+class DateRule(RuleBase):
+    """A date field against the application date: not in the future, at least `min_days_ago`
+    and at most `max_days_ago` ago, at least `min_days_ahead` ahead, or after another date
+    field."""
+
+    check: Literal["date"]
+    field: Key
+    not_future: bool = False
+    min_days_ago: Annotated[int | None, Field(ge=0, le=36600)] = None
+    max_days_ago: Annotated[int | None, Field(ge=0, le=36600)] = None
+    min_days_ahead: Annotated[int | None, Field(ge=0, le=36600)] = None
+    after_field: Key | None = None
+
+
+class InDistrictRule(RuleBase):
+    """An address lies in the district of the hall that handles the case (`of: hall`), of the
+    enterprise's registration (`of: enterprise`), or in this city (`of: city`)."""
+
+    check: Literal["in_district"]
+    field: Key
+    of: Literal["hall", "enterprise", "city"] = "hall"
+
+
+class LicenseValidRule(RuleBase):
+    """The applicant holds a license of this type valid on the application date."""
+
+    check: Literal["license_valid"]
+    license_type: Key
+    holder: Literal["applicant", "enterprise", "person"] = "applicant"
+
+
+class JurisdictionRule(RuleBase):
+    """管辖: a person whose ID number is in one of `fields` (the applicant when empty) is
+    registered in this city, or the enterprise is registered in the department's district."""
+
+    check: Literal["jurisdiction"]
+    subject: Literal["person", "enterprise"]
+    fields: list[Key] = []
+
+
+class SameRule(RuleBase):
+    """Two form fields agree (e.g. the applicant is the legal representative)."""
+
+    check: Literal["same"]
+    field: Key
+    other: Key
+
+
+class DocumentRule(RuleBase):
+    """What the uploaded material says, read by OCR, agrees with the form: `reads` maps a
+    field the document carries (name, credit code, address, dates) to the form field it must
+    match. A document that cannot be read is a finding of its own."""
+
+    check: Literal["document"]
+    material: Key
+    document: Literal["business_license", "id_card", "lease", "floor_plan", "health_certificate"]
+    reads: dict[Key, Key] = Field(min_length=1)
+
+
+RuleIn = Annotated[
+    RequiredRule
+    | MaterialRule
+    | FormatRule
+    | RegistryRule
+    | IdBirthRule
+    | IdGenderRule
+    | AgeRule
+    | DateRule
+    | InDistrictRule
+    | LicenseValidRule
+    | JurisdictionRule
+    | SameRule
+    | DocumentRule,
+    Field(discriminator="check"),
+]
+
+
 class MatterIn(Strict):
     code: Annotated[str, Field(pattern=MATTER_CODE_RE)]
     implementation_code: Annotated[str | None, Field(pattern=IMPLEMENTATION_CODE_RE)] = None
@@ -378,6 +541,8 @@ class MatterIn(Strict):
     result: NonEmpty
     halls: list[DeptKey] = []  # only for matters handled at specialized halls
     description: str | None = None
+    # 审批要素 as pre-review rules (empty: the matter is not pre-reviewed beyond its form).
+    approval_elements: list[RuleIn] = []
     assumptions: Assumptions = {}
 
     @model_validator(mode="after")
@@ -393,6 +558,7 @@ class MatterIn(Strict):
             raise ValueError("zero trips needs the online handling form")
         _unique([m.key for m in self.materials], "material key")
         _unique([f.element for f in self.fields], "form field element")
+        _unique([r.id for r in self.approval_elements], "approval element id")
         _check_assumption_keys(self, self.assumptions)
         return self
 

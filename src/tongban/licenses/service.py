@@ -525,6 +525,25 @@ def agent_enterprises(session: Session, principal: Principal) -> list[int]:
     )
 
 
+def person_enterprises(session: Session, person_id: int) -> dict[int, list[str]]:
+    """The enterprises a person may act for in person, at a window: those they are the legal
+    representative of (every matter) and those they are a current agent of (their scope)."""
+    out: dict[int, list[str]] = {
+        int(e): ["*"]
+        for e in session.scalars(select(Enterprise.id).where(Enterprise.legal_rep_id == person_id))
+    }
+    rows = session.execute(
+        select(EnterpriseAgent.enterprise_id, EnterpriseAgent.scope).where(
+            EnterpriseAgent.person_id == person_id,
+            EnterpriseAgent.revoked_at.is_(None),
+            EnterpriseAgent.expires_at > utcnow(),
+        )
+    )
+    for enterprise_id, scope in rows:
+        out.setdefault(int(enterprise_id), list(scope or []))
+    return out
+
+
 def agent_scope(session: Session, principal: Principal, enterprise_id: int) -> list[str]:
     """The matter kinds the caller may apply for on the enterprise's behalf (["*"]: all)."""
     scope = session.scalar(
