@@ -556,7 +556,13 @@ def prereview_work(
     engine = _engine(settings)
     _require_current_schema(engine)
     while True:
-        done, failed = _prereview_pass(settings, engine)
+        try:
+            done, failed = _prereview_pass(settings, engine)
+        except Exception:  # the database away a moment: the worker goes on
+            if once:
+                raise
+            logging.getLogger("tongban").exception("pre-review pass failed")
+            done = failed = 0
         if done or failed or once:
             typer.echo(f"{done} pre-reviews done, {failed} failed (retried)")
         if once:

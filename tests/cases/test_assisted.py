@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.cases.helpers import filled
 from tests.cases.test_pages import as_fields, browser, case_id_of, id_number_of, person_of
 from tests.idcode.conftest import World
 from tests.identity.test_pages import HTML, csrf_of
-from tongban.identity.models import Account, Enterprise
+from tongban.cases.models import Case
+from tongban.cases.service import COUNTER, roles_on
+from tongban.db import utcnow
+from tongban.identity.models import Account, Enterprise, EnterpriseAgent
+from tongban.identity.service import principal_of
 
 FOOD = "01E001000004"
 
@@ -79,3 +83,16 @@ def test_the_window_helps_an_enterprise_fill_its_form(full: World) -> None:
     assert case["channel"] == "window" and case["status"] == "draft"
     desk = counter.get(f"/staff/cases/{case_id}", headers=HTML).text
     assert "智能预审" in desk  # the draft is checked against the approval elements at once
+    # Once the person no longer acts for the enterprise, the window no longer acts on its case.
+    with full.session() as session:
+        case_row = session.get(Case, case_id)
+        window1 = session.scalars(select(Account).where(Account.username == "window1")).one()
+        assert case_row is not None
+        assert COUNTER in roles_on(session, principal_of(window1), case_row)
+        session.execute(
+            update(EnterpriseAgent)
+            .where(EnterpriseAgent.person_id == case_row.person_id)
+            .values(revoked_at=utcnow())
+        )
+        assert COUNTER not in roles_on(session, principal_of(window1), case_row)
+        session.rollback()

@@ -58,6 +58,9 @@ def test_codes_are_compared_with_ocr_look_alikes_folded() -> None:
     assert compare(reading, "uscc", "91310115MA1K4XXX5Q") is None
     misread = extract(lines("营业执照", "统一社会信用代码 9131O115MA1K4XXX5Q"))
     assert compare(misread, "uscc", "91310115MA1K4XXX5Q") is None  # O read for 0
+    # D, L and Q are letters a credit code may hold: not folded, a different code.
+    other_letter = extract(lines("营业执照", "统一社会信用代码 91310115MA1K4XXX5D"))
+    assert compare(other_letter, "uscc", "91310115MA1K4XXX50") is not None
     other = extract(lines("营业执照", "统一社会信用代码 91310101MA1FPX1234"))
     evidence = compare(other, "uscc", "91310115MA1K4XXX5Q")
     assert evidence is not None and "第2行" in evidence and "91310101MA1FPX1234" in evidence

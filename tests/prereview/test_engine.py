@@ -6,6 +6,7 @@ from __future__ import annotations
 from tests.prereview.samples import catalog_rules, reading, samples
 from tongban.catalog.schemas import SameRule
 from tongban.prereview import engine
+from tongban.prereview.documents import Reading
 
 FOOD = "01E001000004"
 
@@ -36,6 +37,34 @@ def test_a_mismatch_outweighs_what_was_not_read() -> None:
     assert [(f.rule, f.severity, f.unread) for f in found] == [
         ("food.business-license.document", "error", False)
     ]
+
+
+def test_a_page_with_nothing_recognisable_is_for_staff() -> None:
+    found = findings_of({"layout": Reading("unknown", [])})
+    assert [(f.rule, f.severity, f.unread) for f in found] == [
+        ("food.layout.document", "warning", True)
+    ]
+
+
+def test_a_draft_check_never_looks_other_people_up() -> None:
+    """Checking a draft as often as one likes must not tell whether a number is on record."""
+    sample = samples()["07P003000001"]
+    sample.people.clear()  # neither parent on record
+    rules = catalog_rules()["07P003000001"]
+    submitted = engine.run(rules, sample.application())
+    assert [f.rule for f in submitted] == ["birth.parent.registered"]
+    draft = sample.application()
+    draft.look_up_people = False
+    assert engine.run(rules, draft) == []
+
+
+def test_six_months_are_calendar_months() -> None:
+    sample = samples()["07P003000003"]
+    rules = [r for r in catalog_rules()["07P003000003"] if r.id == "rp.registration.six-months"]
+    sample.form["resident.registration_date"] = "2026-05-28"  # six months on: 11-28, after ON
+    assert [f.rule for f in engine.run(rules, sample.application())] == [rules[0].id]
+    sample.form["resident.registration_date"] = "2026-05-27"
+    assert engine.run(rules, sample.application()) == []
 
 
 def test_a_document_of_another_kind_is_a_finding() -> None:

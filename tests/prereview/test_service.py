@@ -237,3 +237,43 @@ def test_a_matter_without_approval_elements_is_not_queued(full: World) -> None:
     r = apply(full, SCHOOL)
     assert r.status_code == 200, r.text
     assert read(full, r.json()["id"], "citizen1")["status"] is None
+
+
+def by_content(data: bytes, _media: str) -> Reading:
+    """A reader for these tests: the kind is whatever the test file says it is."""
+    from tests.prereview.samples import reading
+
+    text = data.decode(errors="ignore")
+    if "floor_plan" in text:
+        return reading("floor_plan", address=text.split("|")[1])
+    if "id_card" in text:
+        return reading("id_card", name="赵敏")
+    return Reading("unknown", [])
+
+
+def test_of_several_files_the_expected_kind_counts_and_a_resubmission_supersedes(
+    full: World,
+) -> None:
+    enterprise = enterprise_of(full)
+    here = in_district(full, enterprise.district_code)
+    case = food_draft(full, here, here)
+    # A second page under the same material: the plan is read as the plan, whatever follows.
+    upload(full, case["id"], "layout", b"%PDF-1.4 floor_plan|" + here.encode(), "plan.pdf")
+    upload(full, case["id"], "layout", b"%PDF-1.4 id_card", "cover.pdf")
+    assert move(full, case["id"], AGENT, "submit").status_code == 200
+    hall = full.client.get(f"/api/v1/cases/{case['id']}", headers=full.auth(AGENT)).json()["hall"]
+    window = window_at(full, hall)
+    # 补正 asked before the worker ran, then a resubmission: the first pre-review is moot.
+    asked = move(full, case["id"], window, "request_correction", "请补充")
+    assert asked.status_code == 200, asked.text
+    assert move(full, case["id"], AGENT, "resubmit").status_code == 200
+    work(full, by_content)
+    with full.session() as session:
+        rows = session.scalars(
+            select(Prereview).where(Prereview.case_id == case["id"]).order_by(Prereview.id)
+        ).all()
+        assert [r.status for r in rows] == ["superseded", "done"]
+        assert rows[0].findings_enc is None
+    latest = read(full, case["id"])
+    assert latest["trigger"] == "resubmission"
+    assert "food.layout.document" not in rules_of(latest)

@@ -14,6 +14,7 @@ from tongban.cases import files as case_files
 from tongban.cases import service as cases
 from tongban.cases.form import build_form, form_for
 from tongban.cases.models import CaseFile
+from tongban.catalog.service import matter_case_facts
 from tongban.common.masking import mask_name
 from tongban.deps import DbSession, RowId, kept_on_refusal
 from tongban.errors import DomainError
@@ -409,7 +410,8 @@ def visit_form(
     ] = None,
 ) -> dict[str, Any]:
     visit = counter.open_visit(db, principal, visit_id)
-    enterprise_id = counter.visit_enterprise(db, visit, uscc) if uscc else None
+    kind = matter_case_facts(db, matter).kind
+    enterprise_id = counter.visit_enterprise(db, visit, uscc, kind) if uscc else None
     counter.read_for_visit(db, principal, visit, "综合受理：查看预填申请表")
     applicant = Applicant(visit.person_id, enterprise_id)
     form = build_form(db, registry_of(request), matter, applicant, licenses.today())

@@ -214,9 +214,11 @@ def assisted(form: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def visit_enterprise(session: Session, visit: CounterVisit, uscc: str) -> int:
-    """The enterprise the person at the window applies for (帮办): one they represent or act
-    for; 403 otherwise."""
+def visit_enterprise(
+    session: Session, visit: CounterVisit, uscc: str, kind: str | None = None
+) -> int:
+    """The enterprise the person at the window applies for (帮办): one they represent, or act
+    for with a scope covering the matter's kind; 403 otherwise."""
     found = next((e for e in acts_for(session, visit.person_id) if e["uscc"] == uscc), None)
     if found is None:
         raise DomainError(
@@ -225,4 +227,17 @@ def visit_enterprise(session: Session, visit: CounterVisit, uscc: str) -> int:
             title_en="The applicant neither represents nor acts for this enterprise",
             status=403,
         )
+    if kind is not None and not may_act_for(session, visit.person_id, int(found["id"]), kind):
+        raise DomainError(
+            code="agent_out_of_scope",
+            title="申请人的经办授权不包括此类事项",
+            title_en="The applicant's authorization does not cover this matter",
+            status=403,
+        )
     return int(found["id"])
+
+
+def may_act_for(session: Session, person_id: int, enterprise_id: int, kind: str) -> bool:
+    """The person represents the enterprise, or is its current agent for this kind of matter."""
+    scope = person_enterprises(session, person_id).get(enterprise_id)
+    return scope is not None and ("*" in scope or kind in scope)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from tongban.audit.service import record
 from tongban.cases import files, proxies
-from tongban.cases.counter import open_visit, read_for_visit, visit_enterprise
+from tongban.cases.counter import may_act_for, open_visit, read_for_visit, visit_enterprise
 from tongban.cases.models import Case, CaseEvent, CaseFile, CounterVisit, ProxyAuthorization
 from tongban.catalog.elements import validate_form
 from tongban.catalog.rules import ElementFacts
@@ -154,20 +154,10 @@ def _applying(
 def _counter_enterprise(
     session: Session, visit: CounterVisit, req: CreateRequest, facts: MatterCaseFacts
 ) -> int:
-    """The enterprise the identified person applies for at the window (帮办): one they
-    represent, or act for with a scope covering the matter."""
-    enterprise_id = visit_enterprise(session, visit, (req.uscc or "").strip().upper())
+    """The enterprise the identified person applies for at the window (帮办)."""
     if not facts.for_enterprise:
         raise validation_failed([FieldError("uscc", "个人事项不以企业名义申请", "personal_only")])
-    scope = licenses.person_enterprises(session, visit.person_id)[enterprise_id]
-    if "*" not in scope and facts.kind not in scope:
-        raise DomainError(
-            code="agent_out_of_scope",
-            title="申请人的经办授权不包括此类事项",
-            title_en="The applicant's authorization does not cover this matter",
-            status=403,
-        )
-    return enterprise_id
+    return visit_enterprise(session, visit, (req.uscc or "").strip().upper(), facts.kind)
 
 
 def create_case(session: Session, reg: Registry, principal: Principal, req: CreateRequest) -> Case:
@@ -816,7 +806,15 @@ def _is_applicant(session: Session, principal: Principal, case: Case) -> bool:
 
 
 def _serving(session: Session, principal: Principal, case: Case) -> bool:
-    """The caller has an open visit with the case's applicant at the case's hall."""
+    """The caller has an open visit with the case's applicant at the case's hall, and for an
+    enterprise's case (帮办) the applicant still represents or acts for it."""
+    if case.enterprise_id is not None and not may_act_for(
+        session,
+        case.person_id or 0,
+        case.enterprise_id,
+        matter_case_facts(session, case.matter_code).kind,
+    ):
+        return False
     found = session.scalar(
         select(CounterVisit.id).where(
             CounterVisit.staff_account == principal.account_id,

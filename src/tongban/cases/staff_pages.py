@@ -29,7 +29,7 @@ from tongban.cases.views import (
     refusal_code,
     refusal_text,
 )
-from tongban.catalog.service import hall_names
+from tongban.catalog.service import hall_names, matter_case_facts
 from tongban.deps import DbSession, RowId, kept_on_refusal
 from tongban.errors import DomainError
 from tongban.idcode.api import codes_of
@@ -249,12 +249,18 @@ def _console(
     visit = counter.open_visit(db, principal, visit_id)
     registry = registry_of(request)
     acts_for = counter.acts_for(db, visit.person_id)
-    chosen = next((e for e in acts_for if e["uscc"] == uscc), None)
-    form = None
+    form, enterprise_id = None, None
     if matter:
+        if uscc:
+            kind = matter_case_facts(db, matter).kind
+            try:
+                enterprise_id = counter.visit_enterprise(db, visit, uscc, kind)
+            except DomainError as exc:
+                extra.setdefault("error", exc.title)
         counter.read_for_visit(db, principal, visit, "综合受理：查看预填申请表")
-        applicant = Applicant(visit.person_id, chosen["id"] if chosen else None)
-        form = build_form(db, registry, matter, applicant, licenses.today())
+        if enterprise_id is not None or not uscc:  # no form for an enterprise refused above
+            applicant = Applicant(visit.person_id, enterprise_id)
+            form = build_form(db, registry, matter, applicant, licenses.today())
     context: dict[str, Any] = {"key": secrets.token_urlsafe(12), "errors": [], "values": {}}
     context.update({k: v for k, v in extra.items() if v is not None})
     error = context.pop("error", None)
@@ -267,7 +273,7 @@ def _console(
         form=form,
         helped=counter.assisted(form) if form else None,
         acts_for=acts_for,
-        uscc=chosen["uscc"] if chosen else None,
+        uscc=uscc if enterprise_id is not None else None,
         resolutions=RESOLUTIONS,
         error=error,
         **context,

@@ -439,13 +439,14 @@ class AgeRule(RuleBase):
 
 
 class DateRule(RuleBase):
-    """A date field against the application date: not in the future, at least `min_days_ago`
-    and at most `max_days_ago` ago, at least `min_days_ahead` ahead, or after another date
-    field."""
+    """A date field against the application date: not in the future, at least
+    `min_months_ago` (calendar months) or `min_days_ago` and at most `max_days_ago` ago, at
+    least `min_days_ahead` ahead, or after another date field."""
 
     check: Literal["date"]
     field: Key
     not_future: bool = False
+    min_months_ago: Annotated[int | None, Field(ge=1, le=1200)] = None  # 满六个月: calendar months
     min_days_ago: Annotated[int | None, Field(ge=0, le=36600)] = None
     max_days_ago: Annotated[int | None, Field(ge=0, le=36600)] = None
     min_days_ahead: Annotated[int | None, Field(ge=0, le=36600)] = None
@@ -465,8 +466,7 @@ class LicenseValidRule(RuleBase):
     """The applicant holds a license of this type valid on the application date."""
 
     check: Literal["license_valid"]
-    license_type: Key
-    holder: Literal["applicant", "enterprise", "person"] = "applicant"
+    license_type: Key  # held by the applicant: the enterprise it applies for, or the person
 
 
 class JurisdictionRule(RuleBase):

@@ -18,6 +18,15 @@ ROAD_SUFFIXES = frozenset("路街巷弄道桥港")
 CITY_PREFIX = re.compile(r"^(中国)?(上海市|上海)")
 
 
+def _names_province(text: str, province: str) -> bool:
+    """The address starts with another province, not with one of this city's roads named
+    after it (江苏路, 北京西路, 四川北路)."""
+    if not text.startswith(province):
+        return False
+    following = text[len(province) : len(province) + 1]
+    return following not in ROAD_SUFFIXES and following not in "东西南北中"
+
+
 @dataclass(frozen=True)
 class Place:
     in_city: bool | None  # None: cannot tell
@@ -42,7 +51,7 @@ class Divisions:
         text = "".join(address.split())
         rest = CITY_PREFIX.sub("", text)
         named_city = rest != text
-        if not named_city and any(text.startswith(p) for p in OTHER_PROVINCES):
+        if not named_city and any(_names_province(text, p) for p in OTHER_PROVINCES):
             return Place(False, None)
         for code, name in self.districts.items():
             short = name.removesuffix("新区").removesuffix("区")

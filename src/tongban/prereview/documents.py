@@ -165,14 +165,21 @@ def _value(key: str, match: re.Match[str]) -> str:
     return match[1].strip()
 
 
-# OCR's look-alikes in codes: letters a code cannot hold read as the digits they resemble.
-_CODE_FOLD = str.maketrans({"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "Z": "2", "S": "5"})
+# OCR's look-alikes in codes: only letters a code cannot hold are read as the digits they
+# resemble. A credit code holds every letter but I, O, S, V and Z (GB 32100); an ID number
+# none but its final X.
+_FOLDS = {
+    "uscc": str.maketrans({"O": "0", "I": "1", "Z": "2", "S": "5"}),
+    "id_number": str.maketrans(
+        {"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "Z": "2", "S": "5"}
+    ),
+}
 
 
 def normalize(key: str, value: str) -> str:
     flat = "".join(value.split()).replace("（", "(").replace("）", ")")
     if key in CODE_FIELDS:
-        return flat.upper().translate(_CODE_FOLD)
+        return flat.upper().translate(_FOLDS[key])
     if key == "address":
         return re.sub(r"^(中国)?(上海市|上海)", "", flat)
     return flat

@@ -117,6 +117,9 @@ class Application:
     hall_district: str | None = None  # the district of the hall that handles the case
     department_district: str | None = None  # a district department's district
     readings: Mapping[str, Reading] = field(default_factory=dict)  # material key -> OCR
+    # Look other people up by the ID numbers on the form. Off for a draft: checking a draft
+    # as often as one likes must not tell whether any number is in the population registry.
+    look_up_people: bool = True
 
 
 def run(rules: list[RuleIn], app: Application) -> list[Finding]:
@@ -300,6 +303,8 @@ def _date_rule(rule: DateRule, app: Application) -> list[Problem]:
     ago = (app.on - day).days
     if rule.not_future and day > app.on:
         return [Problem(rule.field, f"{day}晚于申请日{app.on}")]
+    if rule.min_months_ago is not None and _months_later(day, rule.min_months_ago) > app.on:
+        return [Problem(rule.field, f"{day}至申请日{app.on}不满{rule.min_months_ago}个月")]
     if rule.min_days_ago is not None and ago < rule.min_days_ago:
         return [Problem(rule.field, f"{day}距申请日{ago}天，不足{rule.min_days_ago}天")]
     if rule.max_days_ago is not None and ago > rule.max_days_ago:
@@ -311,6 +316,18 @@ def _date_rule(rule: DateRule, app: Application) -> list[Problem]:
         if before is not None and day <= before:
             return [Problem(rule.field, f"{day}不晚于{before}（{rule.after_field}）")]
     return []
+
+
+def _months_later(day: date, months: int) -> date:
+    """The same day `months` later (the month's last day where it has no such day)."""
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    for last in (day.day, 30, 29, 28):
+        try:
+            return date(year, month, min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
 
 
 def _in_district(rule: InDistrictRule, app: Application) -> list[Problem]:
@@ -359,6 +376,8 @@ def _jurisdiction(rule: JurisdictionRule, app: Application) -> list[Problem]:
         ]
     if not rule.fields:
         people = [app.applicant]
+    elif not app.look_up_people:
+        return []
     else:
         numbers = [n for n in (_id(app, f) for f in rule.fields) if n is not None]
         if not numbers:
@@ -382,6 +401,8 @@ def _document(rule: DocumentRule, app: Application) -> list[Problem]:
     if reading is None:  # not uploaded (the material rule says so) or not read yet
         return []
     field_key = f"materials.{rule.material}"
+    if reading.kind == "unknown":  # nothing recognisable read: staff look, nobody is sent back
+        return [Problem(field_key, f"未能识别上传文件的内容（{reading.kind_label}）", unread=True)]
     if reading.kind != rule.document:
         wanted = KIND_LABELS[rule.document]
         return [
@@ -391,7 +412,7 @@ def _document(rule: DocumentRule, app: Application) -> list[Problem]:
                 message=f"上传的文件不是{wanted}，请上传{wanted}（清晰完整的扫描件或照片）",
             )
         ]
-    out, unread = [], []
+    mismatches, unread = [], []
     for read_key, form_key in rule.reads.items():
         expected = _clean(app, form_key)
         if not expected:
@@ -401,11 +422,15 @@ def _document(rule: DocumentRule, app: Application) -> list[Problem]:
             continue
         mismatch = compare(reading, read_key, expected)
         if mismatch is not None:
-            out.append(Problem(field_key, mismatch))
-    if unread and not out:  # a mismatch already sends it back; else staff look
-        evidence = f"{reading.kind_label}上未能读到{'、'.join(unread)}"
-        out.append(Problem(field_key, evidence, unread=True))
-    return out
+            mismatches.append(mismatch)
+    # One finding per document: staff set it aside, or ask for it, as a whole.
+    if mismatches:  # a mismatch sends it back, whatever else was not read
+        return [Problem(field_key, "；".join(mismatches))]
+    if unread:
+        return [
+            Problem(field_key, f"{reading.kind_label}上未能读到{'、'.join(unread)}", unread=True)
+        ]
+    return []
 
 
 CHECKS: dict[type, Callable[[Any, Application], list[Problem]]] = {

@@ -21,6 +21,7 @@ _engine: Any = None
 # photos are 4000 px, and text on a document page stays readable at 1600.
 MAX_SIDE = 1600
 PDF_SCALE = 2.0  # 144 dpi for a rendered PDF page
+PDF_MAX_SIDE = 2000  # pixels: a poster-sized page is not rendered at 144 dpi
 
 
 class UnreadableDocument(ValueError):
@@ -50,7 +51,7 @@ def pages_of(data: bytes, media_type: str) -> list[Any]:
         except pdfium.PdfiumError as exc:
             raise UnreadableDocument(str(exc)) from exc
         try:
-            images = [pdf[i].render(scale=PDF_SCALE).to_pil() for i in range(min(2, len(pdf)))]
+            images = [_render(pdf[i]) for i in range(min(2, len(pdf)))]
         finally:
             pdf.close()
     else:
@@ -64,6 +65,12 @@ def pages_of(data: bytes, media_type: str) -> list[Any]:
         rgb.thumbnail((MAX_SIDE, MAX_SIDE))
         out.append(np.asarray(rgb))
     return out
+
+
+def _render(page: Any) -> Any:
+    width, height = page.get_size()  # in points
+    scale = min(PDF_SCALE, PDF_MAX_SIDE / max(width, height, 1))
+    return page.render(scale=scale).to_pil()
 
 
 def read_lines(image: Any) -> list[Line]:

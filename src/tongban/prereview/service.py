@@ -45,7 +45,12 @@ from tongban.prereview.models import Prereview, PrereviewOverrule
 MAX_ATTEMPTS = 3
 STAFF = frozenset({cases.WINDOW, cases.REVIEWER})
 VERDICT_LABELS = {"pass": "预审通过", "needs_correction": "需要补正"}
-STATUS_LABELS = {"pending": "预审中", "done": "预审完成", "failed": "预审未完成，请人工审核"}
+STATUS_LABELS = {
+    "pending": "预审中",
+    "done": "预审完成",
+    "failed": "预审未完成，请人工审核",
+    "superseded": "已被后续提交取代",
+}
 # Reads a document for a rule: (file bytes, media type) -> what it says. The OCR module by
 # default; tests and the evaluation set may pass their own.
 Reader = Callable[[bytes, str], Reading]
@@ -131,6 +136,7 @@ def application_of(
     case: Case,
     readings: dict[str, Reading] | None = None,
     on: date | None = None,
+    look_up_people: bool = True,
 ) -> engine.Application:
     uploaded = {f.material_key for f in files.files_of(session, case.id)}
     found = {m["key"] for m in case.materials if m["resolution"] in ("license", "department")}
@@ -140,7 +146,7 @@ def application_of(
     return engine.Application(
         matter=case.matter_code,
         form=cases.form_of(session, reg, case),
-        on=on or _applied_on(case),
+        on=on or licenses.today(),
         provided=uploaded | found,
         elements=_elements(session, case.matter_code),
         divisions=divisions(session),
@@ -157,12 +163,14 @@ def application_of(
             select(Department.district_code).where(Department.key == case.department_key)
         ),
         readings=readings or {},
+        look_up_people=look_up_people,
     )
 
 
-def _applied_on(case: Case) -> date:
-    stamp = case.submitted_at
-    return licenses.today() if stamp is None else stamp.astimezone(licenses.CHINA).date()
+def _requested_on(row: Prereview) -> date:
+    """The application date the rules judge by: when this pre-review was asked for (the
+    submission, or the resubmission after 补正, when a license may have been obtained)."""
+    return row.requested_at.astimezone(licenses.CHINA).date()
 
 
 def read_documents(
@@ -173,15 +181,27 @@ def read_documents(
     rules: list[RuleIn],
     reader: Reader,
 ) -> dict[str, Reading]:
-    """The uploads the document rules look at, each read once (the newest file of each)."""
-    wanted = {r.material for r in rules if isinstance(r, DocumentRule)}
+    """The uploads the document rules look at. A material may have several files (the back
+    of an ID card, a cover sheet): the one read as the expected kind counts, else one that was
+    recognised at all, else the newest."""
+    expected: dict[str, set[str]] = {}
+    for r in rules:
+        if isinstance(r, DocumentRule):
+            expected.setdefault(r.material, set()).add(r.document)
     out: dict[str, Reading] = {}
     for row in files.files_of(session, case.id):
-        if row.material_key not in wanted:
+        kinds = expected.get(row.material_key)
+        if kinds is None:
             continue
-        data = files.read_file(session, store, reg.keyring, row)
-        out[row.material_key] = reader(data, row.content_type)
+        reading = reader(files.read_file(session, store, reg.keyring, row), row.content_type)
+        kept = out.get(row.material_key)
+        if kept is None or _rank(reading, kinds) >= _rank(kept, kinds):
+            out[row.material_key] = reading
     return out
+
+
+def _rank(reading: Reading, kinds: set[str]) -> int:
+    return 2 if reading.kind in kinds else 0 if reading.kind == "unknown" else 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,31 +217,48 @@ def _default_reader(data: bytes, media_type: str) -> Reading:
         return Reading("unknown", [])
 
 
-def run(
+# A case no longer waiting for review: a pre-review of what was handed in before is moot.
+MOOT = frozenset(
+    {"draft", "correction_requested", "rejected_at_intake", "denied", "cancelled", "delivered"}
+)
+
+
+def record_result(
     session: Session,
     reg: Registry,
-    store: files.FileStore,
     row: Prereview,
-    reader: Reader | None = None,
+    readings: dict[str, Reading],
+    reading_seconds: float,
 ) -> Prereview:
-    """Run one queued pre-review now."""
+    """The rules over the case as it is now, with the documents already read; the verdict
+    kept, told in the case's history and to the applicant."""
     started = time.perf_counter()
     case = session.get(Case, row.case_id)
     assert case is not None
+    row.finished_at = utcnow()
+    if case.status in MOOT or _superseded(session, row):
+        row.status = "superseded"
+        return row
     rules = rules_of(session, case.matter_code)
-    readings = read_documents(session, reg, store, case, rules, reader or _default_reader)
-    findings = engine.run(rules, application_of(session, reg, case, readings))
+    app = application_of(session, reg, case, readings, on=_requested_on(row))
+    findings = engine.run(rules, app)
     row.verdict = engine.verdict(findings)
     row.findings_enc = reg.keyring.encrypt(
         session, "prereview.findings", json.dumps([f.as_dict() for f in findings])
     )
-    row.failed_rules = sorted({f.rule for f in findings})
+    row.failed_rules = sorted({f.rule for f in findings if not f.unread})
     row.rules, row.documents = len(rules), len(readings)
-    row.status, row.finished_at = "done", utcnow()
-    row.attempts += 1
-    row.seconds = round(time.perf_counter() - started, 3)
+    row.status = "done"
+    row.seconds = round(reading_seconds + time.perf_counter() - started, 3)
     cases.note_prereview(session, case, VERDICT_LABELS[row.verdict], _summary(findings))
     return row
+
+
+def _superseded(session: Session, row: Prereview) -> bool:
+    newer = session.scalar(
+        select(Prereview.id).where(Prereview.case_id == row.case_id, Prereview.id > row.id)
+    )
+    return newer is not None
 
 
 def _summary(findings: list[engine.Finding]) -> str | None:
@@ -236,37 +273,75 @@ def run_pending(
     limit: int = 50,
     reader: Reader | None = None,
 ) -> tuple[int, int]:
-    """The worker's pass: each pending pre-review in a transaction of its own, so one that
-    fails (an unreadable file, a crash) is retried later and holds up no other. Returns
-    (done, failed)."""
+    """The worker's pass, each pre-review in three steps so that seconds of OCR never hold a
+    transaction open (on SQLite a write after them would find the database changed):
+    claim it (the attempt is counted and committed first, so a file that kills the process
+    is given up after MAX_ATTEMPTS like any failure); read its documents; record the result.
+    Returns (done, failed)."""
     done = failed = 0
     tried: list[int] = []  # a failed one waits for the next pass
     for _ in range(limit):
-        with sessions() as session:
+        claimed = _claim(sessions, tried)
+        if claimed is None:
+            break
+        row_id, case_id = claimed
+        tried.append(row_id)
+        try:
+            with sessions() as session:
+                case = session.get(Case, case_id)
+                assert case is not None
+                rules = rules_of(session, case.matter_code)
+                started = time.perf_counter()
+                readings = read_documents(
+                    session, reg, store, case, rules, reader or _default_reader
+                )
+                seconds = time.perf_counter() - started
+                session.rollback()  # only read: the next transaction writes
+            with sessions() as session:
+                row = session.get(Prereview, row_id)
+                assert row is not None
+                record_result(session, reg, row, readings, seconds)
+            done += 1
+        except Exception as exc:  # any failure is recorded and retried later
+            _failed(sessions, row_id, exc)
+            failed += 1
+    return done, failed
+
+
+def _claim(
+    sessions: Callable[[], AbstractContextManager[Session]], tried: list[int]
+) -> tuple[int, int] | None:
+    """The oldest pending pre-review not tried in this pass, its attempt counted; one the
+    worker has died on MAX_ATTEMPTS times is given up on the way."""
+    with sessions() as session:
+        skip = list(tried)
+        while True:
             row = session.scalars(
                 select(Prereview)
-                .where(Prereview.status == "pending", Prereview.id.not_in(tried))
+                .where(Prereview.status == "pending", Prereview.id.not_in(skip))
                 .order_by(Prereview.id)
                 .limit(1)
                 .with_for_update(skip_locked=True)
             ).first()
             if row is None:
-                break
-            row_id = row.id
-            tried.append(row_id)
-            try:
-                with session.begin_nested():
-                    run(session, reg, store, row, reader)
-                done += 1
-            except Exception as exc:  # any failure is recorded and retried later
-                row = session.get(Prereview, row_id)
-                assert row is not None
+                return None
+            if row.attempts < MAX_ATTEMPTS:
                 row.attempts += 1
-                row.last_error = f"{type(exc).__name__}: {exc}"[:200]
-                if row.attempts >= MAX_ATTEMPTS:
-                    row.status, row.finished_at = "failed", utcnow()
-                failed += 1
-    return done, failed
+                return row.id, row.case_id
+            row.status, row.finished_at = "failed", utcnow()
+            row.last_error = row.last_error or "the worker stopped while running it"
+            skip.append(row.id)
+
+
+def _failed(
+    sessions: Callable[[], AbstractContextManager[Session]], row_id: int, exc: Exception
+) -> None:
+    with sessions() as session:
+        row = session.get(Prereview, row_id)
+        assert row is not None
+        row.last_error = f"{type(exc).__name__}: {exc}"[:200]
+        if row.attempts >= MAX_ATTEMPTS:
+            row.status, row.finished_at = "failed", utcnow()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,7 +353,8 @@ def check_draft(
 ) -> list[engine.Finding]:
     """The rules on a draft as it stands (documents are read after submission)."""
     case = cases.get_case(session, principal, case_id)
-    return engine.run(rules_of(session, case.matter_code), application_of(session, reg, case))
+    app = application_of(session, reg, case, look_up_people=False)
+    return engine.run(rules_of(session, case.matter_code), app)
 
 
 def latest(session: Session, case_id: int) -> Prereview | None:
