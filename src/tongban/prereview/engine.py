@@ -402,7 +402,8 @@ def _document(rule: DocumentRule, app: Application) -> list[Problem]:
         return []
     field_key = f"materials.{rule.material}"
     if reading.kind == "unknown":  # nothing recognisable read: staff look, nobody is sent back
-        return [Problem(field_key, f"未能识别上传文件的内容（{reading.kind_label}）", unread=True)]
+        wanted = KIND_LABELS[rule.document]
+        return [Problem(field_key, f"上传的{wanted}未能识别出内容", unread=True)]
     if reading.kind != rule.document:
         wanted = KIND_LABELS[rule.document]
         return [
