@@ -229,9 +229,6 @@ def test_the_worker_retries_and_then_gives_up_on_a_failing_prereview(full: World
 
 
 def test_a_matter_without_approval_elements_is_not_queued(full: World) -> None:
-    with full.session() as session:
-        hall = session.scalars(select(Hall.key)).first()
-    assert hall
     from tests.cases.helpers import SCHOOL, apply
 
     r = apply(full, SCHOOL)

@@ -39,11 +39,9 @@ from tongban.notify.service import already_told, notify
 from tongban.onething import service as onething
 from tongban.onething.models import BundleCase
 from tongban.onething.plan import (
-    AnswersInvalid,
     Plan,
     applies,
     build_plan,
-    check_answers,
     fullest_answers,
     reduction,
 )
@@ -55,11 +53,6 @@ REPORTED = {
         "before": {"materials": 53, "forms": 9, "applications": 5, "days": 95},
         "after": {"materials": 10, "forms": 1, "applications": 1, "days": 5},
     }
-}
-_PROBLEMS = {
-    "missing": "请回答此问题",
-    "not_an_option": "答案不在可选范围内",
-    "unknown_question": "没有这个问题",
 }
 
 
@@ -121,12 +114,10 @@ class Checklist:
 def checklist(session: Session, code: str, answers: Mapping[str, str] | None) -> Checklist:
     ind = get_industry(session, code).entry
     bundle = as_bundle(ind)
-    try:
-        checked = fullest_answers(bundle) if answers is None else check_answers(bundle, answers)
-    except AnswersInvalid as exc:
-        raise validation_failed(
-            [FieldError(f"answers.{q}", _PROBLEMS[p], p) for q, p in exc.problems]
-        ) from exc
+    if answers is None:
+        checked = fullest_answers(bundle)
+    else:
+        checked = onething.checked_answers(bundle, answers)
     facts = plan_matters(session, [p.matter for p in ind.permits])
     missing = [p.matter for p in ind.permits if p.matter not in facts]
     if missing:
@@ -302,12 +293,7 @@ KIND_CHANGE, KIND_RENEWAL = "industry_change", "industry_renewal"
 
 def _added_permits(bundle: BundleIn, answers: Mapping[str, str], held: set[str]) -> set[str]:
     """A change: the permits these answers need that the license does not carry yet."""
-    try:
-        checked = check_answers(bundle, answers)
-    except AnswersInvalid as exc:
-        raise validation_failed(
-            [FieldError(f"answers.{q}", _PROBLEMS[p], p) for q, p in exc.problems]
-        ) from exc
+    checked = onething.checked_answers(bundle, answers)
     added = {m.matter for m in bundle.matters if applies(m, checked)} - held
     if not added:
         raise DomainError(

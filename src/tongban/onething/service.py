@@ -94,15 +94,7 @@ def plan_for(session: Session, code: str, answers: Mapping[str, str] | None = No
 
 
 def _plan(session: Session, bundle: BundleIn, answers: Mapping[str, str] | None) -> Plan:
-    if answers is None:
-        checked = fullest_answers(bundle)
-    else:
-        try:
-            checked = check_answers(bundle, answers)
-        except AnswersInvalid as exc:
-            raise validation_failed(
-                [FieldError(f"answers.{q}", _ANSWER_PROBLEMS[p], p) for q, p in exc.problems]
-            ) from exc
+    checked = fullest_answers(bundle) if answers is None else checked_answers(bundle, answers)
     facts = plan_matters(session, [m.matter for m in bundle.matters])
     try:
         return build_plan(bundle, checked, facts)
@@ -121,6 +113,17 @@ _ANSWER_PROBLEMS = {
     "not_an_option": "答案不在可选范围内",
     "unknown_question": "没有这个问题",
 }
+
+
+def checked_answers(bundle: BundleIn, answers: Mapping[str, str]) -> dict[str, str]:
+    """The answers to a bundle's (or an industry's) questions, or 422 with one error per
+    question (`answers.<key>`)."""
+    try:
+        return check_answers(bundle, answers)
+    except AnswersInvalid as exc:
+        raise validation_failed(
+            [FieldError(f"answers.{q}", _ANSWER_PROBLEMS[p], p) for q, p in exc.problems]
+        ) from exc
 
 
 def metrics(plan: Plan) -> dict[str, Any]:
