@@ -53,6 +53,8 @@ from tongban.onething import pages as onething_pages
 from tongban.portal.rendering import STATIC_DIR, render_error_page, wants_html
 from tongban.prereview import api as prereview_api
 from tongban.prereview import pages as prereview_pages
+from tongban.ratings import api as ratings_api
+from tongban.ratings import pages as ratings_pages
 from tongban.settings import Settings, files_dir_for, get_settings
 from tongban.workdays import api as workdays_api
 
@@ -114,6 +116,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(industry_pages.router)
     app.include_router(prereview_api.router)
     app.include_router(prereview_pages.router)
+    app.include_router(ratings_api.router)
+    app.include_router(ratings_pages.router)
     # A hall check-in shows the window the holder's licenses (one-stop service).
     HOLDINGS["licenses"] = lambda session, who: licenses_service.holdings(
         session, who.person_id, who.enterprise_id

@@ -26,6 +26,7 @@ license_app = typer.Typer(
 cases_app = typer.Typer(help="办件: applications.", no_args_is_help=True)
 calendar_app = typer.Typer(help="工作日: the working-day calendar.", no_args_is_help=True)
 industry_app = typer.Typer(help="一业一证: industry comprehensive licenses.", no_args_is_help=True)
+ratings_app = typer.Typer(help="好差评: ratings and their tickets.", no_args_is_help=True)
 prereview_app = typer.Typer(
     help="政务智能办: pre-review of applications (rules and document reading).",
     no_args_is_help=True,
@@ -44,6 +45,7 @@ app.add_typer(calendar_app, name="calendar")
 app.add_typer(cases_app, name="cases")
 app.add_typer(industry_app, name="industry")
 app.add_typer(prereview_app, name="prereview")
+app.add_typer(ratings_app, name="ratings")
 
 DbOption = Annotated[
     Path | None,
@@ -508,6 +510,24 @@ def cases_sweep(db: DbOption = None) -> None:
             )
 
 
+@ratings_app.command("sweep")
+def ratings_sweep(db: DbOption = None) -> None:
+    """差评工单: escalate overdue steps to the supervisors, close answers left unreplied (daily)."""
+    from tongban.db import make_sessionmaker, transaction
+    from tongban.licenses.service import today
+    from tongban.ratings.service import sweep
+
+    settings = _settings(db)
+    engine = _engine(settings)
+    _require_current_schema(engine)
+    with transaction(make_sessionmaker(engine)) as session:
+        report = sweep(session, settings, today())
+    typer.echo(
+        f"{report.escalated} tickets escalated, {report.closed_no_reply} closed without a reply, "
+        f"{report.dated} given their due day"
+    )
+
+
 @industry_app.command("remind")
 def industry_remind(
     db: DbOption = None,
@@ -766,6 +786,7 @@ def demo(
     from tongban.licenses.service import Registry
     from tongban.migrate import upgrade
     from tongban.onething.demo import load_demo_bundles
+    from tongban.ratings.demo import load_demo_ratings
     from tongban.settings import files_dir_for
     from tongban.workdays.service import seed_from_chinesecalendar
 
@@ -808,6 +829,13 @@ def demo(
                 FileStore(files_dir_for(settings)),
             )
             typer.echo(f"demo 一业一证 applications made: {shops}")
+            rated = load_demo_ratings(
+                session,
+                settings,
+                Registry(settings, ring, signing),
+                FileStore(files_dir_for(settings)),
+            )
+            typer.echo(f"demo ratings given: {rated}")
         else:
             typer.echo(f"using the existing data in {_where(settings)}")
     if no_serve:

@@ -17,6 +17,7 @@ MODEL_MODULES = (
     "tongban.notify.models",
     "tongban.onething.models",
     "tongban.prereview.models",
+    "tongban.ratings.models",
     "tongban.workdays.models",
 )
 

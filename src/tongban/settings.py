@@ -76,6 +76,25 @@ class Settings(BaseSettings):
     scenes_file: Path | None = Field(
         default=None, description="a scene registry of your own instead of the shipped one"
     )
+    # 好差评: local rules give 5 or 15 working days for a step; each step is its own setting.
+    rating_change_days: int = Field(
+        default=7, ge=0, le=90, description="days in which a rater may change their rating"
+    )
+    ticket_verify_days: int = Field(
+        default=5, ge=1, le=60, description="working days to classify and verify a bad rating"
+    )
+    ticket_rectify_days: int = Field(
+        default=15, ge=1, le=60, description="working days to rectify after verification"
+    )
+    ticket_answer_days: int = Field(
+        default=5, ge=1, le=60, description="working days to answer the rater after rectifying"
+    )
+    ticket_reply_days: int = Field(
+        default=5, ge=1, le=60, description="working days the rater has to reply to the answer"
+    )
+    ticket_appeal_days: int = Field(
+        default=5, ge=1, le=60, description="working days a supervisor has to decide an appeal"
+    )
 
 
 @lru_cache

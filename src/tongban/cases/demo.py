@@ -55,7 +55,7 @@ def load_demo_cases(session: Session, reg: Registry, store: FileStore) -> int:
     enterprise = session.get(Enterprise, agent.enterprise_id) if agent.enterprise_id else None
     uscc = enterprise.uscc if enterprise is not None else None
     for code, goal in ENTERPRISE_CASES:
-        case = _apply(session, reg, store, agent, code, uscc)
+        case = apply(session, reg, store, agent, code, uscc)
         made += 1
         try:
             with session.begin_nested():  # all of the steps, or none
@@ -65,7 +65,7 @@ def load_demo_cases(session: Session, reg: Registry, store: FileStore) -> int:
             # counted) until an admin enters the year: the demo leaves it submitted.
             if exc.code != "calendar_year_unknown":
                 raise
-    _apply(session, reg, store, who["citizen1"], SCHOOL, None, submit=False)
+    apply(session, reg, store, who["citizen1"], SCHOOL, None, submit=False)
     made += 1
     elder = session.get(Person, who["citizen2"].person_id)
     relative = session.get(Person, who["citizen1"].person_id)
@@ -92,7 +92,7 @@ def principals(session: Session, names: tuple[str, ...]) -> dict[str, Principal]
     return {a.username: principal_of(a) for a in rows}
 
 
-def _apply(
+def apply(
     session: Session,
     reg: Registry,
     store: FileStore,

@@ -715,12 +715,12 @@ def _queue_prereview(session: Session, case: Case, trigger: str) -> None:
 MESSAGES: dict[str, tuple[str, bool]] = {
     "submitted": ("已提交，等待受理", False),
     "accepted": ("已受理，承诺{due}前办结", True),
-    "rejected_at_intake": ("不予受理：{reason}", True),
+    "rejected_at_intake": ("不予受理：{reason}。欢迎评价：{rate}", True),
     "correction_requested": ("需要补正：{reason}（补正期间不计时）", True),
     "under_review": ("正在审核", False),
-    "approved": ("已办结，准予许可", True),
-    "denied": ("不予许可：{reason}", True),
-    "delivered": ("结果已送达", True),
+    "approved": ("已办结，准予许可。欢迎评价：{rate}", True),
+    "denied": ("不予许可：{reason}。欢迎评价：{rate}", True),
+    "delivered": ("结果已送达。欢迎评价：{rate}", True),
     "cancelled": ("已终止：{reason}", True),
 }
 
@@ -738,7 +738,13 @@ def _tell(session: Session, case: Case, status: str, reason: str | None) -> None
     if case.bundle_case_id is not None:
         # The bundle speaks for its tasks; a task texts only what the applicant must act on.
         sms = status in TASK_SMS
-    body = text.format(due=case.due_date.isoformat() if case.due_date else "", reason=reason or "")
+    body = text.format(
+        due=case.due_date.isoformat() if case.due_date else "",
+        reason=reason or "",
+        # 一事一评: the rating page, opened from the text message (the site's address goes before
+        # it in the SMS gateway's template).
+        rate=f"/cases/{case.id}/rate?ch=sms",
+    )
     subject = f"{case.matter_name} {case.number or ''}".strip()
     notify(session, case.person_id, f"case:{case.id}", subject, body, sms=sms)
     if case.proxy_id is not None:

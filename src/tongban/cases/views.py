@@ -77,6 +77,24 @@ RESOLUTIONS = {
 # A refused step comes back to the page as a code, never as text from the address bar: the
 # page shows only words of its own (a link cannot make it display someone else's message).
 REFUSALS = {
+    # 好差评
+    "not_rateable": "办结后才能评价",
+    "rating_locked": "评价提交后超过可修改期限，不能再修改",
+    "rating_answered": "部门已作出反馈，请对反馈表示是否满意",
+    "already_rated": "本次服务已经评价过了，谢谢您",
+    "comment_needed": "请在手机上扫码写下不满意的原因，便于我们整改",
+    "missing:comment": "请写下不满意的原因，便于核实整改",
+    "invalid:level": "请选择一个评价等级",
+    "invalid:channel": "评价渠道不正确",
+    "not_a_person": "请以办事人本人的账号评价",
+    "ticket_wrong_step": "工单已进入其他环节，请刷新后再操作",
+    "invalid:category": "请选择差评原因分类",
+    "missing:verification": "请填写核实情况",
+    "missing:text": "请填写内容后再提交",
+    "already_appealed": "每张工单只能申诉一次",
+    "own_rating": "被评价的工作人员不能处理针对自己的评价",
+    "not_ticket_unit": "该工单由责任单位处理",
+    "not_supervisor": "该操作由监督人员进行",
     "materials_missing": "还有材料未上传，请先上传标“需上传”的材料",
     "unsupported_type": "只能上传PDF、JPG或PNG文件",
     "empty": "文件是空的，请重新选择",

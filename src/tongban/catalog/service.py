@@ -379,6 +379,14 @@ def hall_names(session: Session, keys: list[str]) -> dict[str, dict[str, str | N
     }
 
 
+def department_names(session: Session, keys: list[str]) -> dict[str, str]:
+    """Department names by key, for statistics and published results."""
+    if not keys:
+        return {}
+    rows = session.execute(select(Department.key, Department.name).where(Department.key.in_(keys)))
+    return {str(row[0]): str(row[1]) for row in rows}
+
+
 def hall_out(h: Hall, districts: dict[str, str], streets: dict[str, str]) -> HallOut:
     return HallOut(
         code=h.key,

@@ -221,6 +221,7 @@ def load_demo_principals(session: Session, keyring: Keyring) -> dict[str, int]:
         ("reviewer1", "市场监管审核员", [(Role.REVIEWER, "sh-scjgj")], None, None),
         ("issuer1", "市场监管发证员", [(Role.ISSUER, "sh-scjgj")], None, None),
         ("admin", "平台管理员", [(Role.ADMIN, "")], None, None),
+        ("supervisor1", "好差评监督员", [(Role.SUPERVISOR, "")], None, None),
         ("metro1", "上海地铁闸机", [(Role.VERIFIER, "metro")], None, None),
         ("hospital1", "市第一人民医院挂号处", [(Role.VERIFIER, "hospital")], None, None),
         ("hotel1", "外滩酒店前台", [(Role.VERIFIER, "hotel")], None, None),

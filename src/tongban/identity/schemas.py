@@ -17,10 +17,13 @@ class Role(StrEnum):
     ADMIN = "admin"
     VERIFIER = "verifier"  # bound to an organization and its scenes
     REGION_PEER = "region_peer"  # another region's node
+    SUPERVISOR = "supervisor"  # 好差评 监督: escalated tickets and appeals, city-wide
 
 
 # Staff act on other people's data: they need a second factor unless the deployment says not.
-STAFF_ROLES = frozenset({Role.WINDOW_STAFF, Role.REVIEWER, Role.ISSUER, Role.ADMIN})
+STAFF_ROLES = frozenset(
+    {Role.WINDOW_STAFF, Role.REVIEWER, Role.ISSUER, Role.ADMIN, Role.SUPERVISOR}
+)
 
 
 class TokenRequest(BaseModel):

@@ -482,6 +482,14 @@ class Principal:
         return {b for r, b in self.roles if r == role.value}
 
 
+def account_names(session: Session, ids: list[int]) -> dict[int, str]:
+    """Accounts' display names (staff in statistics), by id."""
+    if not ids:
+        return {}
+    rows = session.execute(select(Account.id, Account.display_name).where(Account.id.in_(ids)))
+    return {int(row[0]): str(row[1]) for row in rows}
+
+
 def open_portal_session(session: Session, settings: Settings, account: Account) -> str:
     """A portal login: a random token for an httponly cookie, stored only as its hash."""
     token = secrets.token_urlsafe(32)
