@@ -82,7 +82,8 @@ def test_the_demo_principals(demo_db: Session, keyring: Keyring) -> None:
     accounts = {a.username: a for a in demo_db.scalars(select(Account))}
     assert set(accounts) == {
         "citizen1", "citizen2", "enterprise1", "window1", "window2",
-        "reviewer1", "issuer1", "admin", "metro1", "hospital1", "hotel1", "credit1", "hall1",
+        "reviewer1", "issuer1", "admin", "supervisor1", "metro1", "hospital1", "hotel1",
+        "credit1", "hall1",
     }  # fmt: skip
     assert all(a.demo for a in accounts.values())
     elderly = demo_db.get(Person, accounts["citizen2"].person_id)

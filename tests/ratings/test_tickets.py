@@ -350,6 +350,9 @@ def test_a_visit_ticket_goes_to_the_hall_and_not_to_the_staff_member_rated(
     assert (t["unit_kind"], t["unit_key"]) == ("hall", hall_of(rated, "window1"))
 
     refused(verifying(rated, "window1", tid, "department_fault"), 403, "own_rating")
+    refused(look(rated, "window1", tid), 404, "ticket_not_found")
+    mine = ok(rated.client.get("/api/v1/rating-tickets", headers=rated.auth("window1")))
+    assert tid not in [item["id"] for item in mine["items"]]
     refused(verifying(rated, "window2", tid), 404, "ticket_not_found")
     refused(look(rated, "window2", tid), 404)
     listed = ok(rated.client.get("/api/v1/rating-tickets", headers=rated.auth(colleague)))

@@ -19,7 +19,6 @@ from tongban.ratings.models import Rating, RatingTicket
 from tongban.ratings.schemas import (
     DecisionIn,
     GroupOut,
-    Month,
     RatingIn,
     ReplyIn,
     StatsOut,
@@ -31,9 +30,11 @@ from tongban.settings import Settings
 router = APIRouter(prefix="/api/v1", tags=["ratings 好差评"])
 TICKET_STAFF = allow(Role.REVIEWER, Role.WINDOW_STAFF, Role.SUPERVISOR, Role.ADMIN)
 SUPERVISION = allow(Role.SUPERVISOR, Role.ADMIN)
-Key = Annotated[str | None, Query(max_length=60, pattern=r"^[a-z0-9-]+$")]
-MatterCode = Annotated[str | None, Query(pattern=r"^[0-9A-Z]{12}$")]
-MonthQuery = Annotated[Month | None, Query()]
+# `?department=&month=` (a form sent with nothing chosen) means no filter, not a bad value:
+# the patterns accept an empty value and `_filters` reads it as absent.
+Key = Annotated[str | None, Query(max_length=60, pattern=r"^[a-z0-9-]*$")]
+MatterCode = Annotated[str | None, Query(pattern=r"^([0-9A-Z]{12})?$")]
+MonthQuery = Annotated[str | None, Query(pattern=r"^([0-9]{4}-(0[1-9]|1[0-2]))?$")]
 PUBLIC_DIMENSIONS = ("department", "hall", "matter", "month")
 Dimension = Annotated[str, Path(pattern="^(" + "|".join(PUBLIC_DIMENSIONS) + ")$")]
 
@@ -80,12 +81,24 @@ def ticket_summary(t: RatingTicket) -> dict[str, Any]:
     }
 
 
+# What the rater reads of a ticket's history: the answer and their own replies; how the unit
+# verified it, its appeal, the decision and 督办 are the administration's.
+RATER_NOTES = frozenset({"open", "answer", "reopen"})
+
+
 def ticket_out(
-    db: Session, request: Request, principal: Principal, t: RatingTicket
+    db: Session,
+    request: Request,
+    principal: Principal,
+    t: RatingTicket,
+    *,
+    with_comment: bool = False,
 ) -> dict[str, Any]:
+    """A ticket as the caller may see it. The rater's comment only where asked for: the
+    reading routes record a staff read in the rater's data-usage list."""
     rating = db.get(Rating, t.rating_id)
     assert rating is not None
-    staff = ratings.visible(principal, t)
+    staff = ratings.visible(principal, t, rating)
     return {
         **ticket_summary(t),
         "unit_kind": t.unit_kind,
@@ -100,7 +113,7 @@ def ticket_out(
         "answered_on_time": t.answered_on_time,
         "appeal_reason": t.appeal_reason if staff else None,
         "appeal_decision": t.appeal_decision,
-        "rating": rating_out(db, request, rating, with_comment=True),
+        "rating": rating_out(db, request, rating, with_comment=with_comment),
         "events": [
             {
                 "at": e.at.isoformat(),
@@ -108,7 +121,7 @@ def ticket_out(
                 "from": e.from_status,
                 "to": e.to_status,
                 "actor": e.actor if staff else None,
-                "note": e.note,
+                "note": e.note if staff or e.action in RATER_NOTES else None,
                 "due_on": e.due_on.isoformat() if e.due_on else None,
                 "late": e.late,
             }
@@ -183,7 +196,7 @@ def ticket(
 ) -> dict[str, Any]:
     t, rating = ratings.get_ticket(db, principal, ticket_id)
     ratings.read_as_staff(db, principal, t, rating)
-    return ticket_out(db, request, principal, t)
+    return ticket_out(db, request, principal, t, with_comment=True)
 
 
 @router.post("/rating-tickets/{ticket_id}/verify", summary="核实: classify and verify")
@@ -293,7 +306,7 @@ def stats(
     matter: MatterCode = None,
     month: MonthQuery = None,
 ) -> dict[str, Any]:
-    return ratings.stats(db, ratings.Filters(department, hall, matter, month))
+    return ratings.stats(db, _filters(department, hall, matter, month))
 
 
 @router.get(
@@ -310,7 +323,7 @@ def stats_by(
     matter: MatterCode = None,
     month: MonthQuery = None,
 ) -> list[dict[str, Any]]:
-    rows = ratings.breakdown(db, dimension, ratings.Filters(department, hall, matter, month))
+    rows = ratings.breakdown(db, dimension, _filters(department, hall, matter, month))
     return named(db, dimension, rows)
 
 
@@ -325,8 +338,14 @@ def stats_by_staff(
     hall: Key = None,
     month: MonthQuery = None,
 ) -> list[dict[str, Any]]:
-    rows = ratings.breakdown(db, "staff", ratings.Filters(hall=hall, month=month))
+    rows = ratings.breakdown(db, "staff", _filters(None, hall, None, month))
     return named(db, "staff", rows)
+
+
+def _filters(
+    department: str | None, hall: str | None, matter: str | None, month: str | None
+) -> ratings.Filters:
+    return ratings.Filters(department or None, hall or None, matter or None, month or None)
 
 
 def named(db: Session, dimension: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ Plain forms that post and redirect: everything works without JavaScript."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -62,7 +63,6 @@ def _rate_page(
         rating=rating,
         comment=comment,
         ticket=ticket,
-        events=ratings.events(db, ticket.id) if ticket else [],
         levels=ratings.LEVELS,
         ticket_status=ratings.TICKET_STATUS,
         resolutions=ratings.RESOLUTIONS,
@@ -105,7 +105,7 @@ def _posted_rating(
 
     def number(name: str) -> int:
         raw = str(data.get(name) or "")
-        return int(raw) if raw.isdigit() and len(raw) < 3 else 0
+        return int(raw) if re.fullmatch(r"[0-9]{1,2}", raw) else 0
 
     indicators = {
         str(k)[4:]: number(str(k))
@@ -328,7 +328,7 @@ def ticket_page(
         categories=ratings.CATEGORIES,
         ticket_status=ratings.TICKET_STATUS,
         resolutions=ratings.RESOLUTIONS,
-        is_unit=ratings.is_unit(principal, ticket),
+        is_unit=ratings.is_unit(principal, ticket) and rating.staff_account != principal.account_id,
         is_supervisor=ratings.is_supervisor(principal),
         error=refusal_text(error) if error else None,
     )

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, false, func, select
+from sqlalchemy import ColumnElement, and_, case, false, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tongban.audit.service import record
 from tongban.cases import service as cases
-from tongban.cases.models import Case, CounterVisit
+from tongban.cases.counter import find_visit
+from tongban.cases.models import CounterVisit
 from tongban.crypto.service import Keyring
 from tongban.db import utcnow
 from tongban.errors import DomainError, FieldError, NotFound, validation_failed
@@ -133,14 +134,14 @@ def _not_rateable(what: str) -> DomainError:
 
 def case_subject(session: Session, principal: Principal, case_id: int) -> Subject:
     """A finished case its applicant rates; to anyone else it does not exist."""
-    case = session.get(Case, case_id)
+    case = cases.find_case(session, case_id)
     if case is None or cases.APPLICANT not in cases.roles_on(session, principal, case):
         raise NotFound("case_not_found", "办件不存在", "No such case")
     if case.status not in FINISHED:
         raise _not_rateable("办件")
     staff = None
     if case.visit_id is not None:
-        visit = session.get(CounterVisit, case.visit_id)
+        visit = find_visit(session, case.visit_id)
         staff = visit.staff_account if visit else None
     return Subject(
         kind="case",
@@ -157,7 +158,7 @@ def case_subject(session: Session, principal: Principal, case_id: int) -> Subjec
 
 def visit_subject(session: Session, person_id: int | None, visit_id: int) -> Subject:
     """A counter visit, rated by the person who was served."""
-    visit = session.get(CounterVisit, visit_id)
+    visit = find_visit(session, visit_id)
     if visit is None or person_id is None or visit.person_id != person_id:
         raise NotFound("visit_not_found", "窗口服务记录不存在", "No such visit")
     return Subject(
@@ -175,7 +176,7 @@ def visit_subject(session: Session, person_id: int | None, visit_id: int) -> Sub
 
 def pad_visit(session: Session, principal: Principal, visit_id: int) -> CounterVisit:
     """The visit the window's pad rates: the caller's own, while it is open."""
-    visit = session.get(CounterVisit, visit_id)
+    visit = find_visit(session, visit_id)
     if visit is None or visit.staff_account != principal.account_id or visit.expires_at <= utcnow():
         raise NotFound("visit_not_found", "窗口服务记录不存在", "No such visit")
     return visit
@@ -222,7 +223,14 @@ def _checked(req: RatingRequest, subject: Subject) -> None:
             )
         elif value not in LEVELS:
             errors.append(FieldError(f"indicators.{key}", "指标评分为1到5", "invalid"))
-    if req.level <= BAD and not (req.comment or "").strip():
+    if req.channel == "pad":
+        # The window's session carries the tap, nothing more: words and a bad rating are given
+        # by the person on their own phone, so staff can never write them in the person's name.
+        if req.level <= BAD:
+            errors.append(FieldError("level", "不满意请扫码在手机上说明原因", "pad_bad"))
+        if req.comment or req.indicators:
+            errors.append(FieldError("comment", "评价器只记录满意程度", "pad_only_level"))
+    elif req.level <= BAD and not (req.comment or "").strip():
         errors.append(FieldError("comment", "请写下不满意的原因，便于核实整改", "missing"))
     if req.channel not in CHANNELS:
         errors.append(FieldError("channel", "评价渠道不正确", "invalid"))
@@ -254,11 +262,25 @@ def rate(
             if rating.level <= BAD:
                 _open_ticket(session, settings, rating, subject)
             return rating, True
+    existing = _locked_rating(session, existing.id)
     if _same(session, keyring, existing, req, comment):
         return existing, False
     _may_change(session, settings, principal, existing, req)
     _change(session, settings, keyring, existing, subject, req, comment)
     return existing, False
+
+
+def _locked_rating(session: Session, rating_id: int) -> Rating:
+    """The rating read afresh under its write lock (see `_locked_ticket`)."""
+    session.execute(
+        update(Rating)
+        .where(Rating.id == rating_id)
+        .values(id=Rating.id)
+        .execution_options(synchronize_session=False)
+    )
+    rating = session.get(Rating, rating_id, with_for_update=True, populate_existing=True)
+    assert rating is not None
+    return rating
 
 
 def _existing(session: Session, subject: Subject, person_id: int) -> Rating | None:
@@ -340,7 +362,7 @@ def _may_change(
             status=409,
         )
     ticket = ticket_of(session, rating.id)
-    if ticket is not None and ticket.answered_at is not None:
+    if ticket is not None and (ticket.answered_at is not None or ticket.reopened):
         raise DomainError(
             code="rating_answered",
             title="部门已就该评价作出反馈，请对反馈表示是否满意",
@@ -426,6 +448,10 @@ def _enter(
     """Leave the current step for `status`: a unit's step done after its due day is late, and
     a late step escalated is no longer pending escalation."""
     today = licenses.today()
+    if ticket.due_on is None:
+        # The year was not in the calendar when the step began; it may be now.
+        days = step_days(settings, ticket.status)
+        ticket.due_on = _due(session, ticket.step_since, days) if days else None
     late = counts and ticket.due_on is not None and today > ticket.due_on
     if late:
         ticket.late_steps += 1
@@ -546,9 +572,16 @@ def _wrong_step(ticket: RatingTicket, wanted: str) -> DomainError:
 
 
 def _locked_ticket(session: Session, ticket_id: int) -> tuple[RatingTicket, Rating]:
-    ticket = session.scalars(
-        select(RatingTicket).where(RatingTicket.id == ticket_id).with_for_update()
-    ).first()
+    # On PostgreSQL FOR UPDATE locks the row; SQLite has no row locks and reads outside the
+    # write transaction, so a no-op UPDATE first takes the database's write lock and the read
+    # after it sees the last committed state: two steps on one ticket run one after the other.
+    session.execute(
+        update(RatingTicket)
+        .where(RatingTicket.id == ticket_id)
+        .values(id=RatingTicket.id)
+        .execution_options(synchronize_session=False)
+    )
+    ticket = session.get(RatingTicket, ticket_id, with_for_update=True, populate_existing=True)
     if ticket is None:
         raise NotFound("ticket_not_found", "工单不存在", "No such ticket")
     rating = session.get(Rating, ticket.rating_id)
@@ -565,8 +598,12 @@ def is_supervisor(principal: Principal) -> bool:
     return principal.has(Role.SUPERVISOR)
 
 
-def visible(principal: Principal, ticket: RatingTicket) -> bool:
-    return is_unit(principal, ticket) or principal.has(Role.SUPERVISOR, Role.ADMIN)
+def visible(principal: Principal, ticket: RatingTicket, rating: Rating) -> bool:
+    """Supervisors and administrators see every ticket; a unit its own, except the staff
+    member who was rated (a complaint is not shown to the person it is about)."""
+    if principal.has(Role.SUPERVISOR, Role.ADMIN):
+        return True
+    return is_unit(principal, ticket) and rating.staff_account != principal.account_id
 
 
 def unit_ticket(
@@ -575,7 +612,7 @@ def unit_ticket(
     """The ticket, locked, for a member of its unit who is not the one rated."""
     ticket, rating = _locked_ticket(session, ticket_id)
     if not is_unit(principal, ticket):
-        if visible(principal, ticket):
+        if visible(principal, ticket, rating):
             raise DomainError(
                 code="not_ticket_unit",
                 title="该工单由责任单位处理",
@@ -787,7 +824,8 @@ def reply(
             session,
             settings,
             ticket,
-            "rectifying",
+            # A policy or a misunderstanding had nothing to rectify: the unit looks again.
+            "rectifying" if ticket.category in TO_RECTIFY else "verifying",
             "reopen",
             "rater",
             text or "评价人不满意",
@@ -809,10 +847,11 @@ def sweep(session: Session, settings: Settings, today: date) -> SweepReport:
     """Run daily: overdue steps go to the supervisors (监督) once per step; an answer the rater
     has not replied to by its due day counts as accepted."""
     dated = escalated = closed = 0
-    tickets = session.scalars(
-        select(RatingTicket).where(RatingTicket.status.in_(OPEN)).with_for_update()
-    ).all()
-    for ticket in tickets:
+    ids = session.scalars(select(RatingTicket.id).where(RatingTicket.status.in_(OPEN))).all()
+    for ticket_id in ids:
+        ticket, _rating = _locked_ticket(session, ticket_id)
+        if ticket.status not in OPEN:
+            continue  # a step taken since the list was read
         if ticket.due_on is None:
             days = step_days(settings, ticket.status)
             ticket.due_on = _due(session, ticket.step_since, days) if days else None
@@ -856,9 +895,11 @@ def tickets_for(
     if not principal.has(Role.SUPERVISOR, Role.ADMIN):
         departments = principal.bindings(Role.REVIEWER)
         halls = principal.bindings(Role.WINDOW_STAFF)
-        stmt = stmt.where(
+        stmt = stmt.join(Rating, Rating.id == RatingTicket.rating_id).where(
             and_(RatingTicket.unit_kind == "department", RatingTicket.unit_key.in_(departments))
-            | and_(RatingTicket.unit_kind == "hall", RatingTicket.unit_key.in_(halls))
+            | and_(RatingTicket.unit_kind == "hall", RatingTicket.unit_key.in_(halls)),
+            # Not the complaints about the caller's own work.
+            Rating.staff_account.is_(None) | (Rating.staff_account != principal.account_id),
         )
     urgent = case(
         (RatingTicket.status == "appealed", 0),
@@ -878,7 +919,7 @@ def get_ticket(
         raise NotFound("ticket_not_found", "工单不存在", "No such ticket")
     rating = session.get(Rating, ticket.rating_id)
     assert rating is not None
-    if visible(principal, ticket) or principal.person_id == rating.rater_person_id:
+    if visible(principal, ticket, rating) or principal.person_id == rating.rater_person_id:
         return ticket, rating
     raise NotFound("ticket_not_found", "工单不存在", "No such ticket")
 
