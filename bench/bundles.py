@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import argparse
 import random
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import select
 
+from support.timing import timed
 from tongban.catalog.loader import read_catalog
 from tongban.catalog.models import Matter
 from tongban.catalog.schemas import BundleIn
@@ -35,17 +33,6 @@ from tongban.migrate import upgrade
 from tongban.onething import service as onething
 from tongban.onething.plan import build_plan, fullest_answers
 from tongban.settings import sqlite_url
-
-
-def timed(fn: Callable[[], object], runs: int) -> tuple[float, float]:
-    """p50 and p95 in milliseconds."""
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-    samples.sort()
-    return statistics.median(samples), samples[int(len(samples) * 0.95) - 1]
 
 
 def generated(codes: list[str], seed: int = 7) -> BundleIn:

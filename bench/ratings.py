@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import statistics
 import tempfile
 import time
 import uuid
@@ -29,22 +28,12 @@ from pathlib import Path
 
 from sqlalchemy import insert, make_url, text
 
+from support.timing import timed
 from tongban.db import make_engine, make_sessionmaker, utcnow
 from tongban.migrate import upgrade
 from tongban.ratings import service as ratings
 from tongban.ratings.models import Rating, RatingTicket
 from tongban.settings import sqlite_url
-
-
-def timed(fn: Callable[[], object], runs: int) -> tuple[float, float]:
-    """p50 and p95 in milliseconds."""
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-    samples.sort()
-    return statistics.median(samples), samples[max(0, int(len(samples) * 0.95) - 1)]
 
 
 def fill(engine: object, count: int, seed: int = 11) -> None:

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, update
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -97,3 +97,17 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def locked(session: Session, model: Any, row_id: int) -> Any:
+    """A row read afresh under its write lock, so two requests on it run one after the other.
+    On PostgreSQL FOR UPDATE locks the row; SQLite has no row locks and reads outside the write
+    transaction, so a no-op UPDATE first takes the database's write lock, and the read after it
+    sees the last committed state."""
+    session.execute(
+        update(model)
+        .where(model.id == row_id)
+        .values(id=model.id)
+        .execution_options(synchronize_session=False)
+    )
+    return session.get(model, row_id, with_for_update=True, populate_existing=True)

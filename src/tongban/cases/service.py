@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,7 +28,7 @@ from tongban.catalog.service import (
     matter_form_facts,
     matter_materials_facts,
 )
-from tongban.db import utcnow
+from tongban.db import locked, utcnow
 from tongban.errors import DomainError, FieldError, NotFound, validation_failed
 from tongban.identity.models import Enterprise, Person
 from tongban.identity.schemas import Role
@@ -326,16 +326,9 @@ def _locked_case(session: Session, principal: Principal, case_id: int) -> Case:
 
 def lock_case(session: Session, case_id: int) -> Case | None:
     """The case, read afresh under its write lock: two requests on one case run one after the
-    other. On PostgreSQL FOR UPDATE locks the row; SQLite has no row locks and reads outside
-    the write transaction, so a no-op UPDATE first takes the database's write lock, and the
-    read after it sees the last committed state (as audit.record does)."""
-    session.execute(
-        update(Case)
-        .where(Case.id == case_id)
-        .values(id=Case.id)
-        .execution_options(synchronize_session=False)
-    )
-    return session.get(Case, case_id, with_for_update=True, populate_existing=True)
+    other (`db.locked`)."""
+    case: Case | None = locked(session, Case, case_id)
+    return case
 
 
 def find_case(session: Session, case_id: int) -> Case | None:

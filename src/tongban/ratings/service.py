@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, false, func, select, update
+from sqlalchemy import ColumnElement, and_, case, false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,7 +25,7 @@ from tongban.cases import service as cases
 from tongban.cases.counter import find_visit
 from tongban.cases.models import CounterVisit
 from tongban.crypto.service import Keyring
-from tongban.db import utcnow
+from tongban.db import locked, utcnow
 from tongban.errors import DomainError, FieldError, NotFound, validation_failed
 from tongban.identity.schemas import Role
 from tongban.identity.service import Principal
@@ -271,14 +271,8 @@ def rate(
 
 
 def _locked_rating(session: Session, rating_id: int) -> Rating:
-    """The rating read afresh under its write lock (see `_locked_ticket`)."""
-    session.execute(
-        update(Rating)
-        .where(Rating.id == rating_id)
-        .values(id=Rating.id)
-        .execution_options(synchronize_session=False)
-    )
-    rating = session.get(Rating, rating_id, with_for_update=True, populate_existing=True)
+    """The rating read afresh under its write lock: two changes at once run in turn."""
+    rating: Rating | None = locked(session, Rating, rating_id)
     assert rating is not None
     return rating
 
@@ -572,16 +566,8 @@ def _wrong_step(ticket: RatingTicket, wanted: str) -> DomainError:
 
 
 def _locked_ticket(session: Session, ticket_id: int) -> tuple[RatingTicket, Rating]:
-    # On PostgreSQL FOR UPDATE locks the row; SQLite has no row locks and reads outside the
-    # write transaction, so a no-op UPDATE first takes the database's write lock and the read
-    # after it sees the last committed state: two steps on one ticket run one after the other.
-    session.execute(
-        update(RatingTicket)
-        .where(RatingTicket.id == ticket_id)
-        .values(id=RatingTicket.id)
-        .execution_options(synchronize_session=False)
-    )
-    ticket = session.get(RatingTicket, ticket_id, with_for_update=True, populate_existing=True)
+    # Two steps on one ticket run one after the other.
+    ticket: RatingTicket | None = locked(session, RatingTicket, ticket_id)
     if ticket is None:
         raise NotFound("ticket_not_found", "工单不存在", "No such ticket")
     rating = session.get(Rating, ticket.rating_id)
@@ -721,6 +707,16 @@ def appeal(
 # -- the supervisor's and the rater's steps --------------------------------------------------------
 
 
+def _require_supervisor(principal: Principal, title: str) -> None:
+    if not is_supervisor(principal):
+        raise DomainError(
+            code="not_supervisor",
+            title=title,
+            title_en="Only supervisors (监督) do this",
+            status=403,
+        )
+
+
 def decide_appeal(
     session: Session,
     settings: Settings,
@@ -731,13 +727,7 @@ def decide_appeal(
 ) -> RatingTicket:
     """A supervisor decides: upheld takes the rating out of the figures and closes the ticket;
     rejected sends the ticket back to its step with a fresh due day. Logged either way."""
-    if not is_supervisor(principal):
-        raise DomainError(
-            code="not_supervisor",
-            title="申诉由监督人员裁定",
-            title_en="Appeals are decided by supervisors",
-            status=403,
-        )
+    _require_supervisor(principal, "申诉由监督人员裁定")
     ticket, rating = _locked_ticket(session, ticket_id)
     text = _text("reason", reason, "裁定理由")
     if ticket.status != "appealed":
@@ -772,13 +762,7 @@ def decide_appeal(
 
 def urge(session: Session, principal: Principal, ticket_id: int, note: str | None) -> RatingTicket:
     """督办: a supervisor's instruction on an open ticket, in its history."""
-    if not is_supervisor(principal):
-        raise DomainError(
-            code="not_supervisor",
-            title="督办由监督人员发出",
-            title_en="Only supervisors urge tickets",
-            status=403,
-        )
+    _require_supervisor(principal, "督办由监督人员发出")
     ticket, _rating = _locked_ticket(session, ticket_id)
     text = _text("text", note, "督办意见")
     if ticket.status == "closed":
