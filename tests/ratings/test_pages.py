@@ -26,6 +26,7 @@ def test_the_applicant_rates_from_the_case_page(rated: World, a_known_day: date)
         headers=HTML,
     )
     assert "请写下不满意的原因" in silent.text
+    assert 'name="channel" value="sms"' in silent.text  # still counted for the SMS link
     sent = person.post(
         f"/cases/{case['id']}/rate",
         data={

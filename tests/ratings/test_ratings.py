@@ -11,6 +11,7 @@ from tests.cases.helpers import apply
 from tests.idcode.conftest import World
 from tests.ratings.helpers import SCHOOL, finished_case, rate, visit
 from tongban.db import utcnow
+from tongban.notify.models import Message
 from tongban.ratings.models import Rating, RatingTicket
 
 
@@ -158,3 +159,23 @@ def test_the_pad_works_only_while_the_visit_is_open(rated: World, a_known_day: d
     case = finished_case(rated)
     on_case = rate(rated, "window1", case_id=case["id"], level=5, channel="pad")
     assert on_case.status_code == 422
+
+
+def test_the_decision_text_message_carries_the_rating_link(rated: World, a_known_day: date) -> None:
+    case = finished_case(rated)
+    with rated.session() as session:
+        texts = session.scalars(
+            select(Message.body).where(
+                Message.topic == f"case:{case['id']}", Message.channel == "sms"
+            )
+        ).all()
+    assert any(f"/cases/{case['id']}/rate?ch=sms" in body for body in texts), texts
+
+
+def test_my_rating_names_exactly_one_subject(rated: World, a_known_day: date) -> None:
+    r = rated.client.get("/api/v1/ratings/mine", headers=rated.auth("citizen1"))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "case_id"
+    both = rated.client.get(
+        "/api/v1/ratings/mine", params={"case_id": 1, "visit_id": 1}, headers=rated.auth("citizen1")
+    )
+    assert both.status_code == 422

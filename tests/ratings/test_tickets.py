@@ -288,6 +288,7 @@ def test_an_upheld_appeal_takes_the_rating_out_of_the_figures_and_is_logged(
     assert t["status"] == "appealed" and t["appeal_reason"] == "评价内容与本办件无关"
     assert t["due_on"] == workdays(rated, a_known_day, 5).isoformat()
     refused(step(rated, reviewer, tid, "decision", upheld=True, reason="自己裁定"), 403)
+    refused(step(rated, "admin", tid, "decision", upheld=True, reason="管理员"), 403, "forbidden")
 
     t = ok(step(rated, "supervisor2", tid, "decision", upheld=True, reason="经查属误评"))
     assert t["status"] == "closed" and t["resolution"] == "appeal_upheld"

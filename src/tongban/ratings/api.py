@@ -9,10 +9,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from tongban.access import AUTHENTICATED, PUBLIC, allow
-from tongban.catalog.service import department_names, hall_names
 from tongban.deps import DbSession, RowId
 from tongban.identity.schemas import Role
-from tongban.identity.service import Principal, account_names
+from tongban.identity.service import Principal
 from tongban.licenses.api import registry_of
 from tongban.ratings import service as ratings
 from tongban.ratings.models import Rating, RatingTicket
@@ -29,7 +28,8 @@ from tongban.settings import Settings
 
 router = APIRouter(prefix="/api/v1", tags=["ratings 好差评"])
 TICKET_STAFF = allow(Role.REVIEWER, Role.WINDOW_STAFF, Role.SUPERVISOR, Role.ADMIN)
-SUPERVISION = allow(Role.SUPERVISOR, Role.ADMIN)
+SUPERVISION = allow(Role.SUPERVISOR, Role.ADMIN)  # reading the figures per staff member
+SUPERVISORS = allow(Role.SUPERVISOR)  # deciding appeals and 督办: the supervisors' own acts
 # `?department=&month=` (a form sent with nothing chosen) means no filter, not a bad value:
 # the patterns accept an empty value and `_filters` reads it as absent.
 Key = Annotated[str | None, Query(max_length=60, pattern=r"^[a-z0-9-]*$")]
@@ -81,11 +81,6 @@ def ticket_summary(t: RatingTicket) -> dict[str, Any]:
     }
 
 
-# What the rater reads of a ticket's history: the answer and their own replies; how the unit
-# verified it, its appeal, the decision and 督办 are the administration's.
-RATER_NOTES = frozenset({"open", "answer", "reopen"})
-
-
 def ticket_out(
     db: Session,
     request: Request,
@@ -120,12 +115,12 @@ def ticket_out(
                 "action": e.action,
                 "from": e.from_status,
                 "to": e.to_status,
-                "actor": e.actor if staff else None,
-                "note": e.note if staff or e.action in RATER_NOTES else None,
+                "actor": e.actor,
+                "note": e.note,
                 "due_on": e.due_on.isoformat() if e.due_on else None,
                 "late": e.late,
             }
-            for e in ratings.events(db, t.id)
+            for e in ratings.history(db, t, staff=staff)
         ],
     }
 
@@ -166,10 +161,7 @@ def mine(
     case_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     visit_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> dict[str, Any] | None:
-    kind, subject_id = ("case", case_id) if case_id else ("visit", visit_id)
-    if subject_id is None:
-        return None
-    rating = ratings.rating_for(db, principal, kind, subject_id)
+    rating = ratings.my_rating(db, principal, case_id, visit_id)
     return rating_out(db, request, rating, with_comment=True) if rating else None
 
 
@@ -255,7 +247,7 @@ def decide(
     db: DbSession,
     ticket_id: RowId,
     body: DecisionIn,
-    principal: Annotated[Principal, Depends(SUPERVISION)],
+    principal: Annotated[Principal, Depends(SUPERVISORS)],
 ) -> dict[str, Any]:
     t = ratings.decide_appeal(
         db, _settings(request), principal, ticket_id, body.upheld, body.reason
@@ -269,7 +261,7 @@ def urge(
     db: DbSession,
     ticket_id: RowId,
     body: StepIn,
-    principal: Annotated[Principal, Depends(SUPERVISION)],
+    principal: Annotated[Principal, Depends(SUPERVISORS)],
 ) -> dict[str, Any]:
     t = ratings.urge(db, principal, ticket_id, body.text)
     return ticket_out(db, request, principal, t)
@@ -324,7 +316,7 @@ def stats_by(
     month: MonthQuery = None,
 ) -> list[dict[str, Any]]:
     rows = ratings.breakdown(db, dimension, _filters(department, hall, matter, month))
-    return named(db, dimension, rows)
+    return ratings.with_names(db, dimension, rows)
 
 
 @router.get(
@@ -339,26 +331,10 @@ def stats_by_staff(
     month: MonthQuery = None,
 ) -> list[dict[str, Any]]:
     rows = ratings.breakdown(db, "staff", _filters(None, hall, None, month))
-    return named(db, "staff", rows)
+    return ratings.with_names(db, "staff", rows)
 
 
 def _filters(
     department: str | None, hall: str | None, matter: str | None, month: str | None
 ) -> ratings.Filters:
     return ratings.Filters(department or None, hall or None, matter or None, month or None)
-
-
-def named(db: Session, dimension: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each group with the name people know it by."""
-    keys = [r["key"] for r in rows]
-    if dimension == "department":
-        names = department_names(db, keys)
-    elif dimension == "hall":
-        names = {k: str(v["name"]) for k, v in hall_names(db, keys).items()}
-    elif dimension == "matter":
-        names = ratings.matter_names(db, keys)
-    elif dimension == "staff":
-        names = {str(k): v for k, v in account_names(db, [int(k) for k in keys]).items()}
-    else:
-        names = {}
-    return [r | {"name": names.get(r["key"], r["key"])} for r in rows]

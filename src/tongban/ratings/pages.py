@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -13,8 +14,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from tongban.access import AUTHENTICATED, PUBLIC, allow
-from tongban.cases.views import back_with, form_data, refusal_text
-from tongban.catalog.service import department_names, hall_names
+from tongban.cases.views import back_with, form_data, refusal_code, refusal_text
 from tongban.deps import DbSession, RowId
 from tongban.errors import DomainError
 from tongban.idcode.render import qr_svg
@@ -24,7 +24,7 @@ from tongban.licenses.api import registry_of
 from tongban.portal.csrf import verify_csrf
 from tongban.portal.rendering import render
 from tongban.ratings import service as ratings
-from tongban.ratings.api import TICKET_STAFF, named
+from tongban.ratings.api import TICKET_STAFF
 from tongban.ratings.models import RatingTicket
 from tongban.settings import Settings
 
@@ -132,7 +132,9 @@ def _post_rating(
         if exc.status >= 500:
             raise
         db.rollback()
-        return back_with(back, exc)
+        # Back to the form, still counted for the channel it was opened from (an SMS link).
+        query = urlencode({"error": refusal_code(exc), "ch": req.channel})
+        return RedirectResponse(f"{back}?{query}", status_code=303)
     return RedirectResponse(f"{back}?done=1", status_code=303)
 
 
@@ -243,8 +245,8 @@ def pad_rate(
 def _overview(db: Session, f: ratings.Filters) -> dict[str, Any]:
     return {
         "total": ratings.stats(db, f),
-        "departments": named(db, "department", ratings.breakdown(db, "department", f)),
-        "halls": named(db, "hall", ratings.breakdown(db, "hall", f)),
+        "departments": ratings.with_names(db, "department", ratings.breakdown(db, "department", f)),
+        "halls": ratings.with_names(db, "hall", ratings.breakdown(db, "hall", f)),
         "months": ratings.breakdown(db, "month", f),
         "levels": ratings.LEVELS,
     }
@@ -255,18 +257,10 @@ def public_page(request: Request, db: DbSession) -> Response:
     """好差评公示: every department's and hall's figures and the fixes made; no rater, no
     comment, no staff member."""
     fixes = ratings.published_fixes(db)
-    units = _unit_names(db, fixes)
+    units = ratings.unit_names(db, fixes)
     return render(
         request, "ratings/public.html", **_overview(db, ratings.Filters()), fixes=fixes, units=units
     )
-
-
-def _unit_names(db: Session, rows: list[dict[str, Any]]) -> dict[str, str]:
-    departments = [r["unit_key"] for r in rows if r["unit_kind"] == "department"]
-    halls = [r["unit_key"] for r in rows if r["unit_kind"] == "hall"]
-    names = department_names(db, departments)
-    names.update({k: str(v["name"]) for k, v in hall_names(db, halls).items()})
-    return names
 
 
 def _scope(principal: Principal) -> ratings.Filters:
@@ -297,8 +291,10 @@ def dashboard(
         tickets=tickets,
         ticket_status=ratings.TICKET_STATUS,
         counts=ratings.ticket_counts(db) if supervising else None,
-        staff=named(db, "staff", ratings.breakdown(db, "staff", scope)) if supervising else [],
-        units=_unit_names(
+        staff=ratings.with_names(db, "staff", ratings.breakdown(db, "staff", scope))
+        if supervising
+        else [],
+        units=ratings.unit_names(
             db, [{"unit_kind": t.unit_kind, "unit_key": t.unit_key} for t in tickets]
         ),
     )
@@ -321,7 +317,9 @@ def ticket_page(
         rating=rating,
         comment=ratings.comment_of(db, registry_of(request).keyring, rating),
         events=ratings.events(db, ticket.id),
-        unit_name=_unit_names(db, [{"unit_kind": ticket.unit_kind, "unit_key": ticket.unit_key}]),
+        unit_name=ratings.unit_names(
+            db, [{"unit_kind": ticket.unit_kind, "unit_key": ticket.unit_key}]
+        ),
         levels=ratings.LEVELS,
         indicator_labels=ratings.ONLINE_INDICATORS | ratings.OFFLINE_INDICATORS,
         channels=ratings.CHANNELS,

@@ -24,11 +24,12 @@ from tongban.audit.service import record
 from tongban.cases import service as cases
 from tongban.cases.counter import find_visit
 from tongban.cases.models import CounterVisit
+from tongban.catalog.service import department_names, hall_names
 from tongban.crypto.service import Keyring
 from tongban.db import locked, utcnow
 from tongban.errors import DomainError, FieldError, NotFound, validation_failed
 from tongban.identity.schemas import Role
-from tongban.identity.service import Principal
+from tongban.identity.service import Principal, account_names
 from tongban.licenses import service as licenses
 from tongban.licenses.service import CHINA
 from tongban.notify.service import notify
@@ -278,10 +279,14 @@ def _locked_rating(session: Session, rating_id: int) -> Rating:
 
 
 def _existing(session: Session, subject: Subject, person_id: int) -> Rating | None:
+    return _rating_of(session, subject.kind, subject.id, person_id)
+
+
+def _rating_of(session: Session, kind: str, subject_id: int, person_id: int) -> Rating | None:
     return session.scalars(
         select(Rating).where(
-            Rating.subject == subject.kind,
-            Rating.subject_id == subject.id,
+            Rating.subject == kind,
+            Rating.subject_id == subject_id,
             Rating.rater_person_id == person_id,
         )
     ).first()
@@ -397,13 +402,19 @@ def ticket_of(session: Session, rating_id: int) -> RatingTicket | None:
 def rating_for(session: Session, principal: Principal, kind: str, subject_id: int) -> Rating | None:
     if principal.person_id is None:
         return None
-    return session.scalars(
-        select(Rating).where(
-            Rating.subject == kind,
-            Rating.subject_id == subject_id,
-            Rating.rater_person_id == principal.person_id,
-        )
-    ).first()
+    return _rating_of(session, kind, subject_id, principal.person_id)
+
+
+def my_rating(
+    session: Session, principal: Principal, case_id: int | None, visit_id: int | None
+) -> Rating | None:
+    """The caller's rating of one case or one visit (exactly one of the two is named)."""
+    if (case_id is None) == (visit_id is None):
+        raise validation_failed([FieldError("case_id", "请指定一个办件或一次窗口服务", "one_of")])
+    if case_id is not None:
+        return rating_for(session, principal, "case", case_id)
+    assert visit_id is not None
+    return rating_for(session, principal, "visit", visit_id)
 
 
 # -- the ticket's clock ----------------------------------------------------------------------------
@@ -530,9 +541,14 @@ def _reopen_changed(session: Session, settings: Settings, ticket: RatingTicket) 
 
 
 def _close(
-    session: Session, ticket: RatingTicket, resolution: str, actor: str, note: str | None
+    session: Session,
+    ticket: RatingTicket,
+    resolution: str,
+    actor: str,
+    note: str | None,
+    today: date | None = None,
 ) -> None:
-    today = licenses.today()
+    today = today or licenses.today()
     before = ticket.status
     ticket.status = "closed"
     ticket.resolution = resolution
@@ -843,7 +859,7 @@ def sweep(session: Session, settings: Settings, today: date) -> SweepReport:
         if ticket.due_on is None or today <= ticket.due_on:
             continue
         if ticket.status == "awaiting_reply":
-            _close(session, ticket, "no_reply", "system", None)
+            _close(session, ticket, "no_reply", "system", None, today)
             closed += 1
         elif ticket.escalated_status is None:
             ticket.escalated_status = ticket.status
@@ -923,6 +939,40 @@ def read_as_staff(
         data_subject=rating.rater_person_id,
         reason="差评核实整改",
     )
+
+
+# What the rater reads of a ticket's history: the opening, the answer and their own replies;
+# how the unit verified it, its appeal, the decision and 督办 are the administration's.
+RATER_NOTES = frozenset({"open", "answer", "reopen"})
+
+
+@dataclass(frozen=True)
+class Step:
+    at: datetime
+    action: str
+    from_status: str | None
+    to_status: str
+    actor: str | None
+    note: str | None
+    due_on: date | None
+    late: bool
+
+
+def history(session: Session, ticket: RatingTicket, *, staff: bool) -> list[Step]:
+    """The ticket's steps; for the rater without who acted and without the internal notes."""
+    return [
+        Step(
+            at=e.at,
+            action=e.action,
+            from_status=e.from_status,
+            to_status=e.to_status,
+            actor=e.actor if staff else None,
+            note=e.note if staff or e.action in RATER_NOTES else None,
+            due_on=e.due_on,
+            late=e.late,
+        )
+        for e in events(session, ticket.id)
+    ]
 
 
 def events(session: Session, ticket_id: int) -> list[TicketEvent]:
@@ -1042,6 +1092,32 @@ def breakdown(session: Session, by: str, f: Filters) -> list[dict[str, Any]]:
     if by == "month":
         return sorted(rows, key=lambda r: r["key"])
     return sorted(rows, key=lambda r: (-r["count"], r["key"]))
+
+
+def with_names(
+    session: Session, dimension: str, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each group of a breakdown with the name people know it by."""
+    keys = [r["key"] for r in rows]
+    names: dict[str, str] = {}
+    if dimension == "department":
+        names = department_names(session, keys)
+    elif dimension == "hall":
+        names = {k: str(v["name"]) for k, v in hall_names(session, keys).items()}
+    elif dimension == "matter":
+        names = matter_names(session, keys)
+    elif dimension == "staff":
+        names = {str(k): v for k, v in account_names(session, [int(k) for k in keys]).items()}
+    return [r | {"name": names.get(r["key"], r["key"])} for r in rows]
+
+
+def unit_names(session: Session, rows: list[dict[str, Any]]) -> dict[str, str]:
+    """The names of the units (departments, halls) that `rows` name by kind and key."""
+    departments = [r["unit_key"] for r in rows if r["unit_kind"] == "department"]
+    halls = [r["unit_key"] for r in rows if r["unit_kind"] == "hall"]
+    names = department_names(session, departments)
+    names.update({k: str(v["name"]) for k, v in hall_names(session, halls).items()})
+    return names
 
 
 def matter_names(session: Session, codes: list[str]) -> dict[str, str]:
