@@ -33,6 +33,9 @@ from tongban.crypto.signing import SigningKeys
 from tongban.db import make_engine, make_sessionmaker
 from tongban.deps import DbSlots
 from tongban.errors import PROBLEM_JSON, DomainError, FieldError, validation_failed
+from tongban.federation import api as federation_api
+from tongban.federation import pages as federation_pages
+from tongban.federation.peers import make_federation
 from tongban.idcode import api as idcode_api
 from tongban.idcode import pages as idcode_pages
 from tongban.idcode.keys import CodeKeys
@@ -40,6 +43,7 @@ from tongban.idcode.scenes import load_scenes
 from tongban.idcode.service import HOLDINGS, Codes
 from tongban.identity import api as identity_api
 from tongban.identity import pages as identity_pages
+from tongban.identity.service import settled_region
 from tongban.industry import api as industry_api
 from tongban.industry import pages as industry_pages
 from tongban.licenses import api as licenses_api
@@ -71,6 +75,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     settings = settings or get_settings()
     install_log_masking(settings.log_level)
     engine = engine or make_engine(settings.database_url)
+    settings = settled_region(settings, engine)
     init_segmenter(settings.search_cache_dir)
     app = FastAPI(
         title="通办 Tongban",
@@ -94,6 +99,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.login_limiter = RateLimiter(settings.login_rate_per_minute)
     app.state.files = FileStore(files_dir_for(settings))
+    app.state.federation = (
+        make_federation(settings, app.state.licenses, app.state.files)
+        if app.state.licenses
+        else None
+    )
     _install_error_handlers(app)
     _install_health(app)
     app.include_router(catalog_api.router, dependencies=[Depends(PUBLIC)])
@@ -118,6 +128,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(prereview_pages.router)
     app.include_router(ratings_api.router)
     app.include_router(ratings_pages.router)
+    app.include_router(federation_api.router)
+    app.include_router(federation_pages.router)
     # A hall check-in shows the window the holder's licenses (one-stop service).
     HOLDINGS["licenses"] = lambda session, who: licenses_service.holdings(
         session, who.person_id, who.enterprise_id
@@ -126,7 +138,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # Outermost last: hosts are checked first, then HEAD is served as a GET without a body.
     app.add_middleware(SecurityHeadersMiddleware)
     # A material of the largest allowed size, plus the multipart envelope.
-    app.add_middleware(RejectNulMiddleware, upload_limit=(settings.max_upload_mb + 1) << 20)
+    app.add_middleware(
+        RejectNulMiddleware,
+        upload_limit=(settings.max_upload_mb + 1) << 20,
+        large={"/api/v1/federation/messages": settings.federation_max_message_mb << 20},
+    )
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
     return app
@@ -228,9 +244,13 @@ class RejectNulMiddleware:
     files are not (binary files hold NULs).
     """
 
-    def __init__(self, app: ASGIApp, upload_limit: int = 9 << 20) -> None:
+    def __init__(
+        self, app: ASGIApp, upload_limit: int = 9 << 20, large: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.upload_limit = upload_limit
+        # Paths whose JSON bodies may be larger (a peer region's message carries its files).
+        self.large = large or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -245,17 +265,18 @@ class RejectNulMiddleware:
             await self.app(scope, receive, send)
             return
         multipart = _content_type(scope).startswith(b"multipart/form-data")
-        limit = self.upload_limit if multipart else _BODY_LIMIT
-        body, more = b"", True
+        limit = self.upload_limit if multipart else self.large.get(scope["path"], _BODY_LIMIT)
+        received, more = bytearray(), True
         while more:
             message = await receive()
-            body += message.get("body", b"")
+            received += message.get("body", b"")
             more = message.get("more_body", False)
-            if len(body) > limit:
+            if len(received) > limit:
                 await _refuse(
                     scope, receive, send, 413, f"the request body is larger than {limit >> 20} MiB"
                 )
                 return
+        body = bytes(received)
         # Multipart text arrives raw (no JSON or URL escapes to look through).
         searched = _text_parts(body, _content_type(scope)) if multipart else body
         if any(form in searched for form in ((b"\x00",) if multipart else _NUL_FORMS)):

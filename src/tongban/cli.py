@@ -34,6 +34,13 @@ prereview_app = typer.Typer(
 code_app = typer.Typer(
     help="随申码: verify codes offline, export the trust list.", no_args_is_help=True
 )
+peers_app = typer.Typer(
+    help="跨省通办: the peer regions this node trusts (trust lists, agreed types).",
+    no_args_is_help=True,
+)
+federation_app = typer.Typer(
+    help="跨省通办: the worker and the messages between regions.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(keys_app, name="keys")
@@ -46,6 +53,8 @@ app.add_typer(cases_app, name="cases")
 app.add_typer(industry_app, name="industry")
 app.add_typer(prereview_app, name="prereview")
 app.add_typer(ratings_app, name="ratings")
+app.add_typer(peers_app, name="peers")
+app.add_typer(federation_app, name="federation")
 
 DbOption = Annotated[
     Path | None,
@@ -54,10 +63,19 @@ DbOption = Annotated[
 
 
 def _settings(db: Path | None) -> Settings:
+    """The settings of the node the database belongs to (its region is the database's)."""
+    from tongban.identity.service import RegionMismatch, settled_region
+
     settings = get_settings()
     if db is not None:
         settings = settings.model_copy(update={"database_url": sqlite_url(db)})
-    return settings
+    engine = _engine(settings)
+    try:
+        return settled_region(settings, engine)
+    except RegionMismatch as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        engine.dispose()
 
 
 def _engine(settings: Settings) -> Engine:
@@ -188,6 +206,7 @@ def keys_init(db: DbOption = None) -> None:
     from tongban.crypto.signing import SigningKeys
     from tongban.db import make_sessionmaker, transaction
     from tongban.idcode.keys import CodeKeys
+    from tongban.identity.service import claim_region
 
     settings = _settings(db)
     engine = _engine(settings)
@@ -196,7 +215,10 @@ def keys_init(db: DbOption = None) -> None:
         ring = keyring_for(settings)
         with transaction(make_sessionmaker(engine)) as session:
             ring.ensure_keys(session)
-            CodeKeys(SigningKeys(settings, ring)).ensure(session)
+            signing = SigningKeys(settings, ring)
+            CodeKeys(signing).ensure(session)
+            signing.ensure(session, "federation", signing.region_owner)
+            claim_region(session, settings.region_code)
     except KeyUnavailable as exc:
         raise _fail(str(exc)) from exc
     typer.echo(f"data and signing keys ready under key-encryption key {ring.kek.id}")
@@ -271,7 +293,7 @@ def keys_signing_rotate(
     from tongban.audit.service import record
     from tongban.db import make_sessionmaker, transaction
 
-    _, engine, keys = _signing_keys(db)
+    settings, engine, keys = _signing_keys(db)
     if department:
         purpose, owner = "license", f"dept:{department}"
     else:
@@ -279,7 +301,8 @@ def keys_signing_rotate(
     with transaction(make_sessionmaker(engine)) as session:
         row = keys.rotate(session, purpose, owner)
         record(session, actor="system", action="keys.signing_rotate", details={"kid": row.kid})
-    typer.echo(f"{purpose} key {row.kid} active")
+        told = _announce(session, settings, keys, f"{purpose} key rotated")
+    typer.echo(f"{purpose} key {row.kid} active" + (f"; {told} peer regions told" if told else ""))
 
 
 @keys_app.command("signing-revoke")
@@ -289,14 +312,23 @@ def keys_signing_revoke(kid: str, db: DbOption = None) -> None:
     from tongban.db import make_sessionmaker, transaction
     from tongban.errors import DomainError
 
-    _, engine, keys = _signing_keys(db)
+    settings, engine, keys = _signing_keys(db)
     try:
         with transaction(make_sessionmaker(engine)) as session:
             row = keys.revoke(session, kid)
             record(session, actor="system", action="keys.signing_revoke", details={"kid": kid})
+            told = _announce(session, settings, keys, f"key {kid} revoked")
     except DomainError as exc:
         raise _fail(f"{exc.title_en}: {kid}") from exc
-    typer.echo(f"{row.purpose} key {kid} revoked")
+    typer.echo(f"{row.purpose} key {kid} revoked" + (f"; {told} peer regions told" if told else ""))
+
+
+def _announce(session: Any, settings: Settings, keys: Any, why: str) -> int:
+    """Peer regions hear of a key change at once (跨省通办)."""
+    from tongban.federation.service import announce_trust_change
+    from tongban.licenses.service import Registry
+
+    return announce_trust_change(session, Registry(settings, keys.keyring, keys), why)
 
 
 @code_app.command("trust-list")
@@ -730,6 +762,216 @@ def accounts_enroll_otp(username: str, db: DbOption = None) -> None:
     )
 
 
+def _federation(settings: Settings) -> Any:
+    from tongban.cases.files import FileStore
+    from tongban.crypto.keys import keyring_for
+    from tongban.crypto.service import KeyUnavailable
+    from tongban.crypto.signing import SigningKeys
+    from tongban.federation.peers import make_federation
+    from tongban.licenses.service import Registry
+    from tongban.settings import files_dir_for
+
+    try:
+        ring = keyring_for(settings)
+    except KeyUnavailable as exc:
+        raise _fail(str(exc)) from exc
+    registry = Registry(settings, ring, SigningKeys(settings, ring))
+    return make_federation(settings, registry, FileStore(files_dir_for(settings)))
+
+
+def _sessions(engine: Engine) -> Any:
+    from tongban.db import make_sessionmaker, transaction
+
+    factory = make_sessionmaker(engine)
+    return lambda: transaction(factory)
+
+
+RegionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--region",
+        help="this node's region code (310000 上海, 320000 江苏 …); default: TONGBAN_REGION_CODE",
+    ),
+]
+
+
+def _regional(settings: Settings, region: str | None) -> Settings:
+    from tongban.common.regions import is_region_code, region_name
+
+    if region is None:
+        return settings
+    if not is_region_code(region):
+        raise _fail(f"{region} is not a province-level region code (like 320000)")
+    return settings.model_copy(update={"region_code": region, "region_name": region_name(region)})
+
+
+@peers_app.command("add")
+def peers_add(
+    url: Annotated[str, typer.Option("--url", help="the peer node's address")],
+    fingerprint: Annotated[
+        str | None,
+        typer.Option(
+            "--fingerprint",
+            help="the SM3 fingerprint of the peer's root key, compared out of band; without "
+            "it the key seen now is pinned (and printed, to compare)",
+        ),
+    ] = None,
+    agree: Annotated[
+        list[str] | None,
+        typer.Option("--agree", help="a license type both recognize: KEY or KEY=PEER_CODE"),
+    ] = None,
+    agree_shared: Annotated[
+        bool, typer.Option("--agree-shared", help="every type both catalogs have by key")
+    ] = False,
+    db: DbOption = None,
+    region: RegionOption = None,
+) -> None:
+    """Trust a peer region: fetch its trust list, pin its root key, record the agreed types."""
+    from tongban.errors import DomainError
+    from tongban.federation import peers
+    from tongban.federation.peers import PeerRequest
+
+    settings = _regional(_settings(db), region)
+    engine = _engine(settings)
+    _require_current_schema(engine)
+    fed = _federation(settings)
+    try:
+        with _sessions(engine)() as session:
+            peer = peers.add_peer(
+                session,
+                fed,
+                "system",
+                PeerRequest(url, fingerprint, tuple(agree or ()), agree_shared),
+            )
+            pairs = [
+                f"{a.local_type_key}={a.peer_type_code}"
+                for a in peers.agreements(session, peer.region_code)
+            ]
+            typer.echo(f"peer {peer.region_code} {peer.name} at {peer.url}")
+            typer.echo(f"root key fingerprint (SM3) {peer.root_fingerprint}")
+            typer.echo(f"agreed types: {', '.join(pairs) or 'none'}")
+    except DomainError as exc:
+        raise _fail(f"{exc.title_en}: {exc.detail or ''}".strip()) from exc
+
+
+@peers_app.command("list")
+def peers_list(db: DbOption = None) -> None:
+    """The peers, their addresses, pinned roots, lists and agreed types."""
+    from tongban.federation import peers
+
+    settings = _settings(db)
+    engine = _engine(settings)
+    _require_current_schema(engine)
+    with _sessions(engine)() as session:
+        for p in peers.peers(session):
+            state = "active" if p.active else "removed"
+            typer.echo(f"{p.region_code} {p.name} {p.url} [{state}]")
+            typer.echo(
+                f"  root {p.root_fingerprint}, list until {p.trust_next_update:%Y-%m-%d %H:%M}"
+            )
+            for a in peers.agreements(session, p.region_code):
+                typer.echo(f"  {a.local_type_key} = {a.peer_type_code} {a.peer_type_name}")
+            if p.last_error:
+                typer.echo(f"  last error: {p.last_error}")
+
+
+@peers_app.command("refresh")
+def peers_refresh(
+    region_code: Annotated[str | None, typer.Argument(help="one peer; default: all")] = None,
+    db: DbOption = None,
+) -> None:
+    """Fetch the peers' trust lists and license status lists now (the worker does it hourly)."""
+    from tongban.federation import peers
+
+    settings = _settings(db)
+    engine = _engine(settings)
+    _require_current_schema(engine)
+    fed = _federation(settings)
+    sessions = _sessions(engine)
+    with sessions() as session:
+        codes = [p.region_code for p in peers.peers(session) if p.active]
+    for code in codes if region_code is None else [region_code]:
+        peers.refresh_peer(sessions, fed, code)
+        with sessions() as session:
+            peer = peers.active_peer(session, code)
+            typer.echo(f"{code}: " + (peer.last_error or "trust and status lists current"))
+
+
+@peers_app.command("remove")
+def peers_remove(region_code: str, db: DbOption = None) -> None:
+    """Stop trusting a peer: its messages and licenses no longer verify here."""
+    from tongban.errors import DomainError
+    from tongban.federation import peers
+
+    settings = _settings(db)
+    engine = _engine(settings)
+    _require_current_schema(engine)
+    try:
+        with _sessions(engine)() as session:
+            peers.remove_peer(session, "system", region_code)
+    except DomainError as exc:
+        raise _fail(f"{exc.title_en}: {region_code}") from exc
+    typer.echo(f"peer {region_code} removed")
+
+
+@federation_app.command("work")
+def federation_work(
+    db: DbOption = None,
+    once: bool = typer.Option(False, "--once", help="one pass, then exit"),
+    interval: float = typer.Option(1.0, min=0.1, max=60, help="seconds between passes"),
+) -> None:
+    """The federation worker: refresh peers' lists, send the outbox, apply the inbox. Run one
+    or more beside the web processes (on PostgreSQL a message is claimed by one only)."""
+    from tongban.federation import worker
+
+    settings = _settings(db)
+    engine = _engine(settings)
+    _require_current_schema(engine)
+    fed = _federation(settings)
+    if once:
+        typer.echo(worker.run_pass(_sessions(engine), fed).line())
+        return
+    worker.run_forever(_sessions(engine), fed, interval)
+
+
+@federation_app.command("status")
+def federation_status(db: DbOption = None) -> None:
+    """Messages by peer and status, and the dead letters."""
+    from tongban.federation import service
+
+    settings = _settings(db)
+    engine = _engine(settings)
+    _require_current_schema(engine)
+    with _sessions(engine)() as session:
+        for o in service.overview(session):
+            typer.echo(f"{o.peer_region}: out {o.outbox}, in {o.inbox}")
+        for d in service.dead_letters(session):
+            typer.echo(f"dead {d.direction} {d.id} {d.type} {d.stream}#{d.seq}: {d.last_error}")
+
+
+@federation_app.command("replay")
+def federation_replay(
+    direction: Annotated[str, typer.Argument(help="out (send again) or in (apply again)")],
+    message_id: str,
+    db: DbOption = None,
+) -> None:
+    """Send or apply a dead letter again (audited)."""
+    from tongban.errors import DomainError
+    from tongban.federation import service
+
+    if direction not in ("in", "out"):
+        raise _fail("direction is in or out")
+    settings = _settings(db)
+    engine = _engine(settings)
+    _require_current_schema(engine)
+    try:
+        with _sessions(engine)() as session:
+            service.replay(session, "system", direction, message_id)
+    except DomainError as exc:
+        raise _fail(f"{exc.title_en}: {message_id}") from exc
+    typer.echo(f"{message_id} will go again")
+
+
 def _require_current_schema(engine: Engine) -> None:
     from tongban.migrate import is_current
 
@@ -768,76 +1010,39 @@ def demo(
     port: int = 8000,
     db: DbOption = None,
     no_serve: bool = typer.Option(False, "--no-serve", help="prepare the database and exit"),
+    region: RegionOption = None,
 ) -> None:
     """Migrate, load the shipped catalog and demo data into a new database, and serve.
 
-    The database is `--db FILE`, else TONGBAN_DATABASE_URL, else ./tongban.db.
+    The database is `--db FILE`, else TONGBAN_DATABASE_URL, else ./tongban.db. With
+    `--region 320000` the node is Jiangsu's: its own catalog, keys and demo people (run it
+    on another port and database, then `tongban peers add` on both).
     """
-    from tongban.cases.demo import load_demo_cases
-    from tongban.cases.files import FileStore
     from tongban.catalog.models import Matter
-    from tongban.catalog.service import load_catalog_dir
     from tongban.crypto.keys import keyring_for
-    from tongban.crypto.signing import SigningKeys
     from tongban.db import make_sessionmaker, transaction
-    from tongban.identity.demo import DEMO_PASSWORD, load_demo_principals
-    from tongban.industry.demo import load_demo_industry
-    from tongban.licenses.demo import load_demo_licenses
-    from tongban.licenses.service import Registry
+    from tongban.demodata import DEMO_REGIONS, load_demo
+    from tongban.identity.service import claim_region, database_region
     from tongban.migrate import upgrade
-    from tongban.onething.demo import load_demo_bundles
-    from tongban.ratings.demo import load_demo_ratings
-    from tongban.settings import files_dir_for
-    from tongban.workdays.service import seed_from_chinesecalendar
 
     settings = _settings(db)
+    if region is not None and region != settings.region_code:
+        if database_region(_engine(settings)) is not None:
+            raise _fail(f"the database belongs to region {settings.region_code}, not {region}")
+        settings = _regional(settings, region)
+    if settings.region_code not in DEMO_REGIONS:
+        raise _fail(f"no demo data is shipped for region {settings.region_code}")
     engine = _engine(settings)
     upgrade(engine)
+    with transaction(make_sessionmaker(engine)) as session:
+        claim_region(session, settings.region_code)
     _ensure_demo_keys(settings)
-    sessions = make_sessionmaker(engine)
-    with transaction(sessions) as session:
-        is_new = not session.scalar(select(func.count()).select_from(Matter))
-        if is_new:
-            report = load_catalog_dir(session, settings.catalog_dir)
-            typer.echo(f"catalog loaded: {report.summary()}")
-            ring = keyring_for(settings)
-            accounts = load_demo_principals(session, ring)
-            typer.echo(
-                f"demo people, enterprises and accounts loaded: {', '.join(accounts)} "
-                f"(password {DEMO_PASSWORD}, demo databases only)"
-            )
-            years = seed_from_chinesecalendar(session)
-            typer.echo(f"working-day calendar: {years[0]}–{years[-1]}")
-            signing = SigningKeys(settings, ring)
-            licenses = load_demo_licenses(session, Registry(settings, ring, signing))
-            typer.echo(f"demo licenses issued and signed: {licenses}")
-            demo_cases = load_demo_cases(
-                session,
-                Registry(settings, ring, signing),
-                FileStore(files_dir_for(settings)),
-            )
-            typer.echo(f"demo applications made: {demo_cases}")
-            bundles = load_demo_bundles(
-                session,
-                Registry(settings, ring, signing),
-                FileStore(files_dir_for(settings)),
-            )
-            typer.echo(f"demo 一件事 applications made: {bundles}")
-            shops = load_demo_industry(
-                session,
-                Registry(settings, ring, signing),
-                FileStore(files_dir_for(settings)),
-            )
-            typer.echo(f"demo 一业一证 applications made: {shops}")
-            rated = load_demo_ratings(
-                session,
-                settings,
-                Registry(settings, ring, signing),
-                FileStore(files_dir_for(settings)),
-            )
-            typer.echo(f"demo ratings given: {rated}")
-        else:
+    with transaction(make_sessionmaker(engine)) as session:
+        if session.scalar(select(func.count()).select_from(Matter)):
             typer.echo(f"using the existing data in {_where(settings)}")
+        else:
+            for line in load_demo(session, settings, keyring_for(settings)):
+                typer.echo(line)
     if no_serve:
         return
     typer.echo(f"通办 Tongban serving on http://{host}:{port}  (Ctrl+C to stop)")
@@ -848,7 +1053,12 @@ def demo(
     # A demo has no authenticator app to hand: staff log in without a one-time code.
     demo_settings = settings.model_copy(update={"require_staff_otp": False})
     _start_prereview_thread(demo_settings, engine)
-    uvicorn.run(create_app(demo_settings, engine), host=host, port=port)
+    application = create_app(demo_settings, engine)
+    if application.state.federation is not None:
+        from tongban.federation.worker import start_thread
+
+        start_thread(_sessions(engine), application.state.federation)
+    uvicorn.run(application, host=host, port=port)
 
 
 def _ensure_demo_keys(settings: Settings) -> None:
@@ -868,7 +1078,9 @@ def _ensure_demo_keys(settings: Settings) -> None:
     with transaction(make_sessionmaker(_engine(settings))) as session:
         ring = keyring_for(settings)
         ring.ensure_keys(session)
-        CodeKeys(SigningKeys(settings, ring)).ensure(session)
+        signing = SigningKeys(settings, ring)
+        CodeKeys(signing).ensure(session)
+        signing.ensure(session, "federation", signing.region_owner)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -11,6 +11,7 @@ MODEL_MODULES = (
     "tongban.catalog.models",
     "tongban.crypto.models",
     "tongban.crypto.signing",  # registers the encrypted private halves for key rotation
+    "tongban.federation.models",
     "tongban.idcode.models",
     "tongban.identity.models",
     "tongban.licenses.models",

@@ -6,8 +6,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tongban.common.regions import REGION_NAMES
 
 
 class Settings(BaseSettings):
@@ -17,8 +19,14 @@ class Settings(BaseSettings):
         default="sqlite:///./tongban.db",
         description="SQLAlchemy URL: sqlite:///PATH (embedded) or postgresql+psycopg://...",
     )
-    region_code: str = Field(default="310000", description="this node's region (310000 上海)")
-    region_name: str = Field(default="上海市", description="the region's name on screen")
+    region_code: str = Field(
+        default="310000",
+        pattern=r"^[1-8][0-9]0000$",
+        description="this node's region (310000 上海, 320000 江苏, 330000 浙江, 340000 安徽)",
+    )
+    region_name: str = Field(
+        default="", description="the region's name on screen; default: the code's name"
+    )
     hotline: str = Field(default="12345", description="the citizens' hotline shown on every page")
     catalog_dir: Path | None = Field(
         default=None, description="catalog YAML folder; default: the shipped catalog"
@@ -95,6 +103,40 @@ class Settings(BaseSettings):
     ticket_appeal_days: int = Field(
         default=5, ge=1, le=60, description="working days a supervisor has to decide an appeal"
     )
+    # 跨省通办: messages between regions (docs/federation.md).
+    federation_timeout_seconds: float = Field(
+        default=10.0, ge=0.5, le=120, description="how long to wait for a peer region's answer"
+    )
+    federation_retry_cap_seconds: int = Field(
+        default=60, ge=1, le=3600, description="the longest wait between two delivery attempts"
+    )
+    federation_dead_after_hours: int = Field(
+        default=72,
+        ge=1,
+        le=24 * 30,
+        description="a message a peer has not taken in this long goes to the dead letters",
+    )
+    federation_message_max_age_days: int = Field(
+        default=30,
+        ge=1,
+        le=365,
+        description="older messages are refused (their ids are remembered this long)",
+    )
+    federation_refresh_minutes: int = Field(
+        default=60,
+        ge=1,
+        le=24 * 60,
+        description="how often peers' trust and status lists are fetched",
+    )
+    federation_max_message_mb: int = Field(
+        default=64, ge=1, le=512, description="the largest message a peer may send"
+    )
+
+    @model_validator(mode="after")
+    def _region_named(self) -> Settings:
+        if not self.region_name:
+            self.region_name = REGION_NAMES.get(self.region_code, self.region_code)
+        return self
 
 
 @lru_cache

@@ -40,7 +40,7 @@ def test_metrics_page_shows_ours_next_to_the_article(full: World) -> None:
     page = full.client.get("/bundles/metrics", headers=HTML)
     assert page.status_code == 200
     assert "原文报道" in page.text and "69%" in page.text
-    assert page.text.count('<svg class="chart"') == 7
+    assert page.text.count('<svg class="chart"') == 8  # one chart per bundle
     api = full.client.get("/api/v1/bundles").json()
     steps = round(api["average"]["steps"] * 100, 1)
     assert f"{steps}%" in page.text

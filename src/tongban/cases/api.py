@@ -16,6 +16,7 @@ from tongban.cases.form import build_form, form_for
 from tongban.cases.models import CaseFile
 from tongban.catalog.service import matter_case_facts
 from tongban.common.masking import mask_name
+from tongban.common.regions import region_name
 from tongban.deps import DbSession, RowId, kept_on_refusal
 from tongban.errors import DomainError
 from tongban.idcode.api import codes_of
@@ -124,6 +125,8 @@ def case_out(
         "visit": case.visit_id,
         "signed": case.signed_at is not None,
         "bundle_case": case.bundle_case_id,
+        # 跨省通办: handled by another region (its number there), or accepted by one.
+        "cross_region": cross_region_of(case),
         "delivery": {
             "method": case.delivery_method,
             "label": cases.DELIVERY_METHODS.get(case.delivery_method or ""),
@@ -145,6 +148,24 @@ def case_out(
             for e in cases.history(db, case)
         ],
     }
+
+
+def cross_region_of(case: Any) -> dict[str, Any] | None:
+    if case.remote_region is not None:
+        return {
+            "mode": "forwarded",
+            "region": case.remote_region,
+            "region_name": region_name(case.remote_region),
+            "number": case.remote_number,
+        }
+    if case.origin_region is not None:
+        return {
+            "mode": "accepted_elsewhere",
+            "region": case.origin_region,
+            "region_name": region_name(case.origin_region),
+            "hall": case.origin_hall,
+        }
+    return None
 
 
 def file_out(f: CaseFile) -> dict[str, Any]:

@@ -17,7 +17,11 @@ class Case(Base):
     """办件: one application of one matter, from submission to the result in hand."""
 
     __tablename__ = "cases"
-    __table_args__ = (UniqueConstraint("created_by", "idempotency_key"),)
+    __table_args__ = (
+        UniqueConstraint("created_by", "idempotency_key"),
+        # A forwarded case is made once per origin case, however often its message arrives.
+        UniqueConstraint("origin_region", "origin_case"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[str | None] = mapped_column(String(24), unique=True)
@@ -54,6 +58,17 @@ class Case(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # 一件事: the bundle case this is one task of (its department handles it as any case).
     bundle_case_id: Mapped[int | None] = mapped_column(ForeignKey("bundle_cases.id"), index=True)
+    # 跨省通办, where it was accepted: the peer region that handles it (its status follows that
+    # region's messages) and the number it has there.
+    remote_region: Mapped[str | None] = mapped_column(String(6), index=True)
+    remote_number: Mapped[str | None] = mapped_column(String(30))
+    # 跨省通办, where it is handled: the region whose counter accepted it, that region's case id
+    # (the stream its messages travel on) and the accepting hall, as shown to staff.
+    origin_region: Mapped[str | None] = mapped_column(String(6))
+    origin_case: Mapped[str | None] = mapped_column(String(40))
+    origin_hall: Mapped[str | None] = mapped_column(String(200))
+    # The data elements the accepting region needs from the approval (its bundle's next task).
+    origin_results: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

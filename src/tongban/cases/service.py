@@ -22,6 +22,7 @@ from tongban.catalog.elements import validate_form
 from tongban.catalog.rules import ElementFacts
 from tongban.catalog.service import (
     MatterCaseFacts,
+    data_element_facts,
     hall_for,
     license_type_facts,
     matter_case_facts,
@@ -199,6 +200,7 @@ def create_case(session: Session, reg: Registry, principal: Principal, req: Crea
         request_hash=fingerprint,
         hall_key=hall,
         department_key=facts.department_key,
+        remote_region=facts.region,
         form_enc=reg.keyring.encrypt(session, "case.form", json.dumps(form, ensure_ascii=False)),
         materials=[
             m.as_dict() for m in resolve_materials(session, req.matter, applicant, licenses.today())
@@ -217,7 +219,7 @@ def create_case(session: Session, reg: Registry, principal: Principal, req: Crea
     _event(session, case, "create", None, "draft", f"account:{principal.account_id}", None)
     if submit:
         _require_materials(session, case)
-        _submit(session, case, f"account:{principal.account_id}")
+        _submit(session, reg, case, f"account:{principal.account_id}")
     return case
 
 
@@ -674,13 +676,33 @@ def _route(
     return hall.key if hall is not None else None
 
 
-def _submit(session: Session, case: Case, actor: str) -> None:
+def _submit(session: Session, reg: Registry, case: Case, actor: str) -> None:
     case.status = "submitted"
     case.submitted_at = utcnow()
     case.number = f"TB{utcnow():%Y%m%d}{case.id:08d}"
     _event(session, case, "submit", "draft", "submitted", actor, None)
     _tell(session, case, "submitted", None)
-    _queue_prereview(session, case, "submission")
+    if case.remote_region is None:  # a peer region's matter is pre-reviewed where handled
+        _queue_prereview(session, case, "submission")
+    if any(m.get("reason") == "found_peer" for m in case.materials):
+        from tongban.federation import sharing  # the federation builds on this module
+
+        sharing.peer_licenses_used(session, reg, case)
+    _across_regions(session, reg, case, "submit", "draft", None)
+
+
+def _across_regions(
+    session: Session, reg: Registry, case: Case, action: str, before: str, reason: str | None
+) -> None:
+    """跨省通办: a step of a case that another region handles goes to it (submission,
+    resubmission after 补正, hand-over of the result), and every change of a case that another
+    region accepted goes back to it, in this transaction (the outbox)."""
+    if case.remote_region is None and case.origin_region is None:
+        return
+    # Imported here: the federation builds on this module.
+    from tongban.federation import forwarding
+
+    forwarding.case_moved(session, reg, case, action, before, reason)
 
 
 def note_prereview(session: Session, case: Case, verdict: str, problems: str | None) -> None:
@@ -730,8 +752,8 @@ def _tell(session: Session, case: Case, status: str, reason: str | None) -> None
     """The applicant hears of each step; a relative applying for them (代办) hears too, while
     the authorization lasts."""
     template = MESSAGES.get(status)
-    if template is None or case.person_id is None:
-        return
+    if template is None or case.person_id is None or case.origin_region is not None:
+        return  # a case another region accepted: that region tells the applicant
     text, sms = template
     if case.bundle_case_id is not None:
         # The bundle speaks for its tasks; a task texts only what the applicant must act on.
@@ -792,8 +814,12 @@ def roles_on(session: Session, principal: Principal, case: Case) -> set[str]:
         roles.add(WINDOW)
         if case.visit_id is not None and _serving(session, principal, case):
             roles.add(COUNTER)
-    if case.department_key in principal.bindings(Role.REVIEWER):
+    if case.department_key in principal.bindings(Role.REVIEWER) and case.remote_region is None:
         roles.add(REVIEWER)
+    if case.origin_region is not None and case.origin_region in principal.bindings(
+        Role.REGION_PEER
+    ):
+        roles.add(APPLICANT)  # 异地代收: the accepting region acts for the applicant here
     return roles
 
 
@@ -886,7 +912,7 @@ def _changed(
     actor = f"account:{principal.account_id}"
     if action == "submit":
         _require_complete(session, reg, case)
-        _submit(session, case, actor)
+        _submit(session, reg, case, actor)
         return
     today = licenses.today()
     target = spec[1]
@@ -905,7 +931,8 @@ def _changed(
             cal = calendar(session)
             moved = cal.add_working_days(moved, cal.working_days_between(case.paused_since, today))
         case.due_date, case.paused_since, case.resume_to = moved, None, None
-        _queue_prereview(session, case, "resubmission")
+        if case.remote_region is None:
+            _queue_prereview(session, case, "resubmission")
     elif action == "approve":
         own = True
         if case.bundle_case_id is not None:
@@ -913,12 +940,15 @@ def _changed(
 
             bundles.record_result(session, reg, case, result or {})
             own = bundles.issues_own_license(session, case)
+        elif case.origin_region is not None:
+            _origin_results(session, reg, case, result or {})
         case.license_identifier = _issue_result(session, reg, case) if own else None
     elif action == "deliver":
         reason = _delivered(case, detail, reason)
     case.status = target
     _event(session, case, action, before, target, actor, reason)
     _tell(session, case, target, reason)
+    _across_regions(session, reg, case, action, before, reason)
 
 
 def allowed_actions(case: Case, roles: set[str]) -> set[str]:
@@ -928,6 +958,11 @@ def allowed_actions(case: Case, roles: set[str]) -> set[str]:
     if case.bundle_case_id is not None:
         # A bundle's tasks are handed in together and handed out together (统一发证).
         allowed -= {"submit", "deliver"}
+    if case.remote_region is not None:
+        # Handled by another region: here it is handed in, corrected and handed out only.
+        allowed &= {"submit", "resubmit", "deliver"}
+    if case.origin_region is not None:
+        allowed -= {"deliver"}  # the accepting region hands the result out (统一出件)
     if APPLICANT not in roles and case.signed_at is None:
         # The counter hands a case in only with the applicant's signature on its pad.
         allowed -= {"submit", "resubmit"}
@@ -1056,7 +1091,10 @@ def sweep(session: Session, today: date) -> tuple[int, int]:
     warned = late = 0
     rows = session.scalars(
         select(Case).where(
-            Case.status.in_(OPEN), Case.due_date.is_not(None), Case.paused_since.is_(None)
+            Case.status.in_(OPEN),
+            Case.due_date.is_not(None),
+            Case.paused_since.is_(None),
+            Case.remote_region.is_(None),  # the handling region keeps its own clock
         )
     ).all()
     for case in rows:
@@ -1123,6 +1161,7 @@ def queue(session: Session, principal: Principal) -> list[Case]:
             .where(
                 Case.status.in_(OPEN | {"submitted"}),
                 or_(Case.hall_key.in_(halls), Case.department_key.in_(departments)),
+                Case.remote_region.is_(None),
             )
             .order_by(Case.due_date.is_(None), Case.due_date, Case.id)
         )
@@ -1164,6 +1203,7 @@ def new_task(session: Session, reg: Registry, spec: TaskSpec) -> Case:
         created_by=spec.created_by,
         hall_key=spec.hall_key,
         department_key=facts.department_key,
+        remote_region=facts.region,
         form_enc=reg.keyring.encrypt(session, "case.form", "{}"),
         delivery_method=spec.delivery_method,
         delivery_address_enc=spec.delivery_address_enc,
@@ -1224,10 +1264,10 @@ def task_form_problems(
     ]
 
 
-def hand_in_task(session: Session, case: Case, actor: str) -> None:
+def hand_in_task(session: Session, reg: Registry, case: Case, actor: str) -> None:
     """A task with nothing to wait for goes to its hall as the bundle is submitted."""
     _require_materials(session, case)
-    _submit(session, case, actor)
+    _submit(session, reg, case, actor)
 
 
 def park_task(session: Session, case: Case, actor: str, waiting_for: str) -> None:
@@ -1263,7 +1303,7 @@ def start_task(
     problems = [e.message for e in form_problems(session, reg, case)]
     problems += [f"缺少材料：{m['name']}" for m in missing_materials(session, case)]
     case.status = "draft"
-    _submit(session, case, "system")
+    _submit(session, reg, case, "system")
     note = why + (f"；待补：{'；'.join(problems)}" if problems else "")
     _event(session, case, "start", "waiting", "submitted", "system", note)
 
@@ -1276,11 +1316,14 @@ def end_task(session: Session, case: Case, why: str) -> None:
     _tell(session, case, "cancelled", why)
 
 
-def deliver_task(session: Session, case: Case, actor: str, detail: str | None) -> None:
+def deliver_task(
+    session: Session, reg: Registry, case: Case, actor: str, detail: str | None
+) -> None:
     """统一发证: the bundle hands out this task's result with all the others."""
     reason = _delivered(case, detail, None)
     case.status = "delivered"
     _event(session, case, "deliver", "approved", "delivered", actor, reason)
+    _across_regions(session, reg, case, "deliver", "approved", reason)
 
 
 def route(session: Session, matter: str, person_id: int, enterprise_id: int | None) -> str | None:
@@ -1312,3 +1355,308 @@ def checked_values(
     if errors:
         raise validation_failed([FieldError(f"form.{e.field}", e.message, e.code) for e in errors])
     return _stored(clean)
+
+
+# ---------------------------------------------------------------------------------------------
+# 跨省通办: cases another region accepted (handled here), and cases another region handles
+# (accepted here). Their messages are the federation's; what they do to a case is here.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ForwardedFile:
+    material_key: str
+    filename: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Forwarded:
+    """A case another region's counter (or portal) accepted for a matter of ours."""
+
+    origin_region: str
+    origin_case: str
+    origin_number: str
+    origin_hall: str
+    matter: str
+    person_id: int
+    enterprise_id: int | None
+    form: dict[str, Any]
+    files: list[ForwardedFile]
+    delivery_method: str
+    delivery_address: str | None
+    signed_at: Any
+    results_wanted: list[str]
+
+
+def receive_forwarded(
+    session: Session,
+    reg: Registry,
+    store: files.FileStore,
+    principal: Principal,
+    spec: Forwarded,
+) -> Case:
+    """异地代收代办, the handling side: the case made here as the accepting region handed it
+    in, routed and handled by our own rules (licenses it proved materials by are kept here
+    first, so 免提交 is decided as for any case). What is missing is written in its first
+    event for the window, which asks for it by 补正 (the accepting region forwards the answer)."""
+    facts = matter_case_facts(session, spec.matter)
+    if not facts.cross_region:
+        raise DomainError(
+            code="matter_not_cross_region",
+            title="该事项不在本地区跨省通办范围内",
+            title_en="This matter is not open to cross-region applications",
+            status=422,
+        )
+    form = _checked_form(session, spec.matter, spec.form, final=False)
+    case = Case(
+        matter_code=facts.code,
+        matter_name=facts.name,
+        channel="region",
+        status="draft",
+        person_id=spec.person_id,
+        enterprise_id=spec.enterprise_id,
+        created_by=principal.account_id,
+        hall_key=_route(session, facts, spec.person_id, spec.enterprise_id),
+        department_key=facts.department_key,
+        form_enc=reg.keyring.encrypt(session, "case.form", json.dumps(form, ensure_ascii=False)),
+        delivery_method=spec.delivery_method,
+        delivery_address_enc=(
+            reg.keyring.encrypt(session, "case.delivery_address", spec.delivery_address)
+            if spec.delivery_address
+            else None
+        ),
+        signed_at=spec.signed_at,
+        origin_region=spec.origin_region,
+        origin_case=spec.origin_case,
+        origin_hall=spec.origin_hall[:200],
+        origin_results=list(spec.results_wanted) or None,
+    )
+    applicant = Applicant(spec.person_id, spec.enterprise_id)
+    case.materials = [
+        m.as_dict() for m in resolve_materials(session, facts.code, applicant, licenses.today())
+    ]
+    session.add(case)
+    session.flush()
+    actor = f"region:{spec.origin_region}"
+    note = f"{spec.origin_hall}异地代收，原件号{spec.origin_number}"
+    _event(session, case, "create", None, "draft", actor, note)
+    _keep_forwarded_files(session, reg, store, principal, case, spec.files)
+    problems = [e.message for e in form_problems(session, reg, case)]
+    problems += [f"缺少材料：{m['name']}" for m in missing_materials(session, case)]
+    _submit(session, reg, case, actor)
+    if problems:
+        note = "待补：" + "；".join(problems)
+        _event(session, case, "note", "submitted", "submitted", "system", note)
+    return case
+
+
+def _keep_forwarded_files(
+    session: Session,
+    reg: Registry,
+    store: files.FileStore,
+    principal: Principal,
+    case: Case,
+    items: list[ForwardedFile],
+) -> None:
+    """The papers scanned where the case was accepted, for the materials still to be handed
+    in here (those our registry or a recognized license provides are not kept twice)."""
+    uploadable = {m["key"] for m in case.materials if m["resolution"] == "upload"}
+    uploadable.add(files.SIGNATURE_KEY)
+    for item in items:
+        if item.material_key not in uploadable:
+            continue
+        content_type = files.checked_upload(item.data, reg.settings.max_upload_mb * 1024 * 1024)
+        files.store_file(
+            session,
+            store,
+            reg.keyring,
+            case_id=case.id,
+            material_key=item.material_key,
+            data=item.data,
+            filename=files.clean_filename(item.filename, content_type),
+            content_type=content_type,
+            account_id=principal.account_id,
+        )
+
+
+def answer_correction(
+    session: Session,
+    reg: Registry,
+    store: files.FileStore,
+    principal: Principal,
+    case_id: int,
+    form: dict[str, Any],
+    items: list[ForwardedFile],
+) -> Case:
+    """The accepting region hands in the applicant's answer to 补正: the corrected form, the
+    papers, and the case goes back to where it was (refused, and so still asked, if it is
+    still incomplete)."""
+    case = _locked_case(session, principal, case_id)
+    if case.status != "correction_requested":
+        raise _not_editable(case)
+    clean = _checked_form(session, case.matter_code, form, final=False)
+    case.form_enc = reg.keyring.encrypt(session, "case.form", json.dumps(clean, ensure_ascii=False))
+    applicant = Applicant(case.person_id, case.enterprise_id)
+    case.materials = [
+        m.as_dict()
+        for m in resolve_materials(session, case.matter_code, applicant, licenses.today())
+    ]
+    _keep_forwarded_files(session, reg, store, principal, case, items)
+    _changed(session, reg, principal, case, "resubmit", None, None, None)
+    return case
+
+
+def delivered_elsewhere(session: Session, case_id: int, region: str, detail: str) -> Case | None:
+    """统一出件 in the accepting region: the case handled here is closed as delivered there."""
+    case = lock_case(session, case_id)
+    if case is None or case.origin_region != region or case.status != "approved":
+        return case
+    case.status, case.delivered_at = "delivered", utcnow()
+    case.delivery_detail = detail[:200]
+    _event(session, case, "deliver", "approved", "delivered", f"region:{region}", detail)
+    return case
+
+
+def find_forwarded(session: Session, origin_region: str, origin_case: str) -> Case | None:
+    """The case made here for another region's case, if its forward arrived."""
+    return session.scalars(
+        select(Case).where(Case.origin_region == origin_region, Case.origin_case == origin_case)
+    ).first()
+
+
+def results_wanted(session: Session, case: Case) -> list[tuple[str, str]]:
+    """(data element, label) an approval must give: for the bundle's next matters, here or in
+    the region that accepted the case."""
+    if case.bundle_case_id is not None:
+        from tongban.onething import service as bundles
+
+        return bundles.provides_of(session, case)
+    keys = case.origin_results or []
+    facts = data_element_facts(session, keys)
+    return [(k, facts[k].label if k in facts else k) for k in keys]
+
+
+def _origin_results(session: Session, reg: Registry, case: Case, result: dict[str, Any]) -> None:
+    """The values the accepting region asked for, checked as their data elements and kept in
+    the case's form (they travel back with the approval)."""
+    wanted = case.origin_results or []
+    unknown = sorted(set(result) - set(wanted))
+    if unknown:
+        raise validation_failed(
+            [FieldError(f"result.{k}", "本事项不产生这项结果", "unknown") for k in unknown]
+        )
+    if not wanted:
+        return
+    elements = data_element_facts(session, wanted)
+    try:
+        clean = checked_values(session, elements, dict.fromkeys(elements, True), result)
+    except DomainError as exc:
+        raise validation_failed(
+            [
+                FieldError("result." + e.field.removeprefix("form."), e.message, e.code)
+                for e in exc.errors
+            ]
+        ) from exc
+    form = form_of(session, reg, case)
+    form.update(clean)
+    task_form(session, reg, case, form)
+
+
+def origin_results_of(session: Session, reg: Registry, case: Case) -> dict[str, Any]:
+    """The approval's values the accepting region asked for."""
+    form = form_of(session, reg, case)
+    return {k: form[k] for k in case.origin_results or [] if k in form}
+
+
+@dataclass(frozen=True)
+class RemoteStep:
+    """A step the handling region took, as its message says."""
+
+    action: str
+    status: str
+    reason: str | None
+    number: str | None
+    due_date: date | None
+    license_identifier: str | None = None
+    results: dict[str, Any] | None = None
+
+
+# What a step of the handling region does to the case kept here (its copy of the status).
+REMOTE_STATUSES = frozenset(
+    {
+        "submitted",
+        "accepted",
+        "rejected_at_intake",
+        "correction_requested",
+        "under_review",
+        "approved",
+        "denied",
+        "delivered",
+    }
+)
+
+
+def apply_remote_step(
+    session: Session, reg: Registry, case_id: int, region: str, step: RemoteStep
+) -> Case | None:
+    """跨省通办, the accepting side: the handling region moved the case on. The applicant hears
+    of it here; a bundle's task drives its bundle as a task of ours does. None if the case is
+    not one this region handles for us."""
+    case = lock_case(session, case_id)
+    if case is None or case.remote_region != region:
+        return None
+    if step.status not in REMOTE_STATUSES:
+        raise DomainError(
+            code="remote_status_unknown",
+            title="对方地区的办件状态无法识别",
+            title_en=f"Unknown status {step.status!r} from region {region}",
+            status=422,
+        )
+    before = case.status
+    if step.number:
+        case.remote_number = step.number[:30]
+    if step.due_date is not None:
+        case.due_date = step.due_date
+        case.accepted_on = case.accepted_on or licenses.today()
+    if step.status == "correction_requested":
+        case.resume_to = before if before != "correction_requested" else case.resume_to
+    if step.status == "approved":
+        if case.bundle_case_id is not None:
+            from tongban.onething import service as bundles
+
+            bundles.record_result(session, reg, case, step.results or {})
+        case.license_identifier = step.license_identifier
+    if step.status == "delivered" and case.delivered_at is None:
+        case.delivered_at = utcnow()
+    case.status = step.status
+    _event(
+        session,
+        case,
+        f"remote_{step.action}"[:24],
+        before,
+        step.status,
+        f"region:{region}",
+        step.reason,
+    )
+    if before != step.status:
+        _tell(session, case, step.status, step.reason)
+    if case.bundle_case_id is not None:
+        from tongban.onething import service as bundles
+
+        bundles.task_changed(session, reg, case)
+    return case
+
+
+def remote_refused(
+    session: Session, reg: Registry, case_id: int, region: str, reason: str
+) -> Case | None:
+    """The handling region could not take the case at all (its catalog no longer offers the
+    matter to peers, the form could not be read): it ends here, and the applicant is told."""
+    return apply_remote_step(
+        session,
+        reg,
+        case_id,
+        region,
+        RemoteStep("refuse", "rejected_at_intake", reason, None, None),
+    )

@@ -39,7 +39,6 @@ from tongban.identity.service import Principal
 from tongban.licenses import service as licenses
 from tongban.licenses.api import registry_of
 from tongban.licenses.resolver import Applicant
-from tongban.onething import service as bundles
 from tongban.portal.csrf import verify_csrf
 from tongban.portal.rendering import render
 
@@ -79,7 +78,7 @@ def staff_case_page(
         **case_context(request, db, principal, case),
         counter=cases.COUNTER in cases.roles_on(db, principal, case),
         needs_reason=NEEDS_REASON,
-        provides=bundles.provides_of(db, case),
+        provides=cases.results_wanted(db, case),
         error=refusal_text(error),
     )
 
@@ -120,7 +119,7 @@ def staff_act(
 
 
 def _provides(db: DbSession, principal: Principal, case_id: int) -> list[tuple[str, str]]:
-    return bundles.provides_of(db, cases.get_case(db, principal, case_id))
+    return cases.results_wanted(db, cases.get_case(db, principal, case_id))
 
 
 @router.post("/staff/cases/{case_id}/materials")

@@ -64,6 +64,7 @@ CHANNELS = {
     "wechat": "微信小程序",
     "alipay": "支付宝小程序",
     "window": "窗口",
+    "region": "外省（市）异地代收",
 }
 # Staff actions that need a reason typed in.
 NEEDS_REASON = {"reject_at_intake", "request_correction", "deny"}

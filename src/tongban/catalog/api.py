@@ -100,6 +100,11 @@ def get_hall(db: DbSession, code: str) -> HallOut:
     return service.get_hall(db, code)
 
 
+@router.get("/license-types", summary="The license catalog (证照目录): types, codes, issuers")
+def license_types(db: DbSession) -> list[dict[str, str]]:
+    return service.license_types(db)
+
+
 @router.get("/districts", summary="Districts of the region")
 def list_districts(db: DbSession) -> list[dict[str, str]]:
     return service.list_districts(db)

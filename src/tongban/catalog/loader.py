@@ -2,8 +2,8 @@
 
 Every `*.yaml` below the catalog folder is read; its top-level key says what it holds
 (`districts`, `departments`, `halls`, `data_elements`, `license_types`, `matters`,
-`bundles`), so a large
-catalog can be split into as many files as its owners like. Each problem is reported as
+`bundles`, `industries`), so a large catalog can be split into as many files as its owners
+like; an `include` file reads other folders as part of it. Each problem is reported as
 `file:line: what is wrong`, all of them at once, and a catalog with any problem loads nothing.
 """
 
@@ -13,10 +13,10 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from tongban.catalog.schemas import (
     BundleIn,
@@ -39,9 +39,25 @@ from tongban.catalog.schemas import (
     MatterIn,
     MattersFile,
     StreetIn,
+    Strict,
 )
+from tongban.common.regions import region_of_division
 
 SHIPPED_CATALOG = Path(__file__).resolve().parent.parent / "data" / "catalog"
+# The shipped catalogs of other regions, for a node of that region (`tongban demo --region`).
+REGION_CATALOGS = Path(__file__).resolve().parent.parent / "data" / "regions"
+
+
+SHIPPED_REGION = "310000"
+
+
+def shipped_catalog(region_code: str) -> Path:
+    """The shipped catalog of a region (Shanghai's is the default one; a region that ships
+    none names a folder that does not exist, which the loader reports)."""
+    if region_code == SHIPPED_REGION:
+        return SHIPPED_CATALOG
+    return REGION_CATALOGS / region_code / "catalog"
+
 
 _FILE_KINDS: dict[str, type[BaseModel]] = {
     "districts": DivisionsFile,
@@ -205,6 +221,49 @@ def _catalog_files(root: Path) -> Iterator[Path]:
     yield from sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
+class IncludeFile(Strict):
+    """`include: [folder, ...]`: catalog folders read as part of this one, relative to the
+    file (a region's catalog shares the data elements of another's, so that both mean the
+    same by a field's key). Included folders include nothing further."""
+
+    include: list[Annotated[str, Field(min_length=1, max_length=300)]] = Field(min_length=1)
+
+
+def _with_included(root: Path, problems: list[Problem]) -> Iterator[tuple[Path, str]]:
+    """Every catalog file below `root` with the name problems are reported under, the files
+    of included folders after them (named by the path written in the include)."""
+    included: list[tuple[Path, str]] = []
+    for path in _catalog_files(root):
+        name = path.relative_to(root).as_posix()
+        include = _include_of(path)
+        if include is None:
+            yield path, name
+            continue
+        try:
+            folders = IncludeFile.model_validate(include).include
+        except ValidationError as exc:
+            problems.extend(Problem(name, 1, _describe(e)) for e in exc.errors())
+            continue
+        for folder in folders:
+            target = (path.parent / folder).resolve()
+            if not target.is_dir():
+                problems.append(Problem(name, 1, f"include: no such folder {folder!r}"))
+                continue
+            included.extend(
+                (p, f"{folder}/{p.relative_to(target).as_posix()}") for p in _catalog_files(target)
+            )
+    yield from included
+
+
+def _include_of(path: Path) -> Any:
+    """The file's content if it is an include file (one top-level key `include`), else None."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError):
+        return None  # reported when the file is parsed as a catalog file
+    return data if isinstance(data, dict) and "include" in data else None
+
+
 # ---------------------------------------------------------------------------------------------
 # Reading a folder
 # ---------------------------------------------------------------------------------------------
@@ -216,8 +275,7 @@ def read_catalog(root: Path = SHIPPED_CATALOG) -> CatalogSource:
     if not root.is_dir():
         raise CatalogInvalid([Problem(str(root), 1, "no such catalog folder")])
     catalog = CatalogSource()
-    for path in _catalog_files(root):
-        name = path.relative_to(root).as_posix()
+    for path, name in _with_included(root, problems):
         parsed = _parse_file(path, name, problems)
         if parsed is not None:
             _collect(catalog, parsed, problems)
@@ -339,9 +397,15 @@ def _cross_check(c: CatalogSource, problems: list[Problem]) -> None:
     for street in c.streets.values():
         if street.district not in c.districts:
             bad("street", street.code, f"unknown district {street.district}")
+    provinces = sorted({region_of_division(code) or "?" for code in c.districts})
+    if len(provinces) > 1:
+        first = next(iter(c.districts))
+        bad("district", first, f"a catalog is of one region; its districts are in {provinces}")
     for dep in c.departments.values():
         if dep.district and dep.district not in c.districts:
             bad("department", dep.key, f"unknown district {dep.district}")
+        if dep.region is not None and dep.region in provinces:
+            bad("department", dep.key, f"{dep.region} is this catalog's own region")
     for hall in c.halls.values():
         if hall.district not in c.districts:
             bad("hall", hall.key, f"unknown district {hall.district}")
@@ -404,6 +468,10 @@ def check_matter(c: CatalogSource, m: MatterIn) -> list[tuple[str, str]]:
         out.append(("department", f"unknown department {m.department!r}"))
     elif dep.level is DepartmentLevel.EXTERNAL:
         out.append(("department", f"department {m.department!r} is not a body of this city"))
+    elif dep.region is None and m.peer_code is not None:
+        out.append(("peer_code", "only a matter of a peer region's department has a peer code"))
+    elif dep.region is not None and m.cross_region:
+        out.append(("cross_region", "a peer region's matter is forwarded, not accepted here"))
     for i, f in enumerate(m.fields):
         if f.element not in c.elements:
             out.append((f"fields.{i}.element", f"unknown data element {f.element!r}"))

@@ -42,6 +42,8 @@ class Department(Base):
     uscc: Mapped[str | None] = mapped_column(String(18))
     phone: Mapped[str | None] = mapped_column(String(50))
     website: Mapped[str | None] = mapped_column(String(TEXT_MAX))
+    # 跨省通办: the peer region a department belongs to (its matters are forwarded there).
+    region: Mapped[str | None] = mapped_column(String(6))
     assumptions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
 
 

@@ -33,6 +33,7 @@ from tongban.catalog.schemas import (
     MatterIn,
     StepOut,
 )
+from tongban.common.regions import region_name
 
 CASE_TYPE_LABELS = {"1": "即办件", "2": "承诺件"}
 REGISTRY_LABELS = {"population": "人口综合库", "legal_person": "法人库"}
@@ -45,6 +46,7 @@ class DepartmentFacts:
     name_en: str
     level: str
     district: str | None
+    region: str | None = None  # a peer region's department (跨省通办: cases go there)
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,10 @@ class HallScope:
 
     @classmethod
     def of(cls, matter: MatterIn, department: DepartmentFacts) -> HallScope:
+        if department.region is not None and not matter.halls:
+            # 跨省通办: another region's matters are accepted at the district administrative
+            # service centres' cross-province windows (异地代收), whoever the applicant is.
+            return cls((), (HallKind.DISTRICT_CENTER.value,), None)
         kinds = []
         if Audience.PERSON in matter.audience:
             kinds.append(HallKind.STREET_CENTER.value)
@@ -147,6 +153,13 @@ class HallScope:
 
 def hall_rule(matter: MatterIn, department: DepartmentFacts, scope: HallScope) -> str:
     """The guide's sentence on where to go, in plain words."""
+    if department.region is not None:
+        where = "指定的专门服务大厅" if scope.explicit else "全市各区行政服务中心"
+        return (
+            f"本事项由{region_name(department.region)}{department.name}办理。可到{where}"
+            "“跨省通办”窗口异地代收：窗口核验身份和材料后网上流转至办理地，"
+            "办理进度和结果在本市查询、领取。"
+        )
     if scope.explicit:
         return "本事项在指定的专门服务大厅办理。"
     where = f"{department.name}所在区" if scope.district else "全市"
@@ -240,7 +253,24 @@ def render_guide(matter: MatterIn, facts: CatalogFacts) -> dict[str, Any]:
         "description": matter.description,
         "hall_rule": hall_rule(matter, dep, HallScope.of(matter, dep)),
         "assumptions": dict(matter.assumptions),
+        # Only where it applies, so the guides of other matters keep their published hash.
+        **_cross_region(matter, dep),
     }
+
+
+def _cross_region(matter: MatterIn, dep: DepartmentFacts) -> dict[str, Any]:
+    if dep.region is not None:
+        return {
+            "cross_region": {
+                "mode": "forwarded",
+                "region": dep.region,
+                "region_name": region_name(dep.region),
+                "peer_code": matter.peer_code or matter.code,
+            }
+        }
+    if matter.cross_region:
+        return {"cross_region": {"mode": "accepted_elsewhere"}}
+    return {}
 
 
 def content_hash(doc: dict[str, Any]) -> str:

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from tongban.common.identifiers import is_valid_uscc
+from tongban.common.regions import region_of_uscc
 
 # ---------------------------------------------------------------------------------------------
 # Enumerations from the national matter model (GB/T 39554.1, domain.md)
@@ -151,8 +152,11 @@ DEPT_KEY_RE = r"^[a-z][a-z0-9-]*$"
 MATTER_CODE_RE = r"^[0-9A-Z]{12}$"
 IMPLEMENTATION_CODE_RE = r"^[0-9A-Z]{12,36}$"
 LICENSE_TYPE_CODE_RE = r"^[0-9A-Z]{18}[0-9]{3}$"
-DIVISION_CODE_RE = r"^31[0-9]{4}$"
-STREET_CODE_RE = r"^31[0-9]{7}$"
+# GB/T 2260 division codes of any province; the loader checks that a catalog's districts are
+# all of one province (its region).
+DIVISION_CODE_RE = r"^[1-8][0-9]{5}$"
+STREET_CODE_RE = r"^[1-8][0-9]{8}$"
+REGION_RE = r"^[1-8][0-9]0000$"
 
 Key = Annotated[str, Field(pattern=KEY_RE, max_length=80)]
 DeptKey = Annotated[str, Field(pattern=DEPT_KEY_RE, max_length=60)]
@@ -204,6 +208,9 @@ class DepartmentIn(Strict):
     uscc: Annotated[str | None, Field(min_length=18, max_length=18)] = None
     phone: Annotated[str | None, Field(max_length=50)] = None
     website: Annotated[str | None, Field(max_length=500)] = None
+    # 跨省通办: a department of another region (a peer node), whose matters this region's
+    # counters accept and forward to it (异地代收). None: a department of this catalog's region.
+    region: Annotated[str | None, Field(pattern=REGION_RE)] = None
     assumptions: Assumptions = {}
 
     @field_validator("uscc")
@@ -221,6 +228,11 @@ class DepartmentIn(Strict):
             raise ValueError("a department of this city needs its unified social credit code")
         if self.level in (DepartmentLevel.DISTRICT, DepartmentLevel.STREET) and not self.district:
             raise ValueError(f"a {self.level.value}-level department needs its district")
+        if self.region is not None:
+            if self.district or self.level is DepartmentLevel.EXTERNAL:
+                raise ValueError("a peer region's department names no district and has a level")
+            if self.uscc is not None and region_of_uscc(self.uscc) != self.region:
+                raise ValueError(f"credit code {self.uscc} is not registered in {self.region}")
         _check_assumption_keys(self, self.assumptions)
         return self
 
@@ -543,6 +555,11 @@ class MatterIn(Strict):
     description: str | None = None
     # 审批要素 as pre-review rules (empty: the matter is not pre-reviewed beyond its form).
     approval_elements: list[RuleIn] = []
+    # 跨省通办: this region handles cases of the matter accepted at a peer region's counter.
+    cross_region: bool = False
+    # A matter of a peer region's department: its code in that region's catalog (the code
+    # the forwarded case names there); the default is this entry's own code.
+    peer_code: Annotated[str | None, Field(pattern=MATTER_CODE_RE)] = None
     assumptions: Assumptions = {}
 
     @model_validator(mode="after")
@@ -906,6 +923,9 @@ class GuideOut(BaseModel):
     description: str | None
     halls: list[HallRef]
     hall_rule: str
+    # 跨省通办: {"mode": "forwarded", "region", "region_name", "peer_code"} for a matter that
+    # a peer region handles; {"mode": "accepted_elsewhere"} for one peers' counters accept.
+    cross_region: dict[str, str] | None = None
     assumptions: dict[str, str]
 
 

@@ -58,7 +58,7 @@ from tongban.catalog.schemas import (
     StreetIn,
 )
 from tongban.catalog.writer import ApplyReport, apply_catalog
-from tongban.errors import DomainError, NotFound
+from tongban.errors import DomainError, FieldError, NotFound, validation_failed
 
 __all__ = [
     "ApplyReport",
@@ -145,7 +145,8 @@ def _hall_refs(session: Session, m: Matter) -> list[HallRef]:
     entry = MatterIn.model_validate(m.definition)
     dep = m.department
     scope = HallScope.of(
-        entry, DepartmentFacts(dep.key, dep.name, dep.name_en, dep.level, dep.district_code)
+        entry,
+        DepartmentFacts(dep.key, dep.name, dep.name_en, dep.level, dep.district_code, dep.region),
     )
     stmt = (
         select(Hall.key, Hall.name, Hall.kind, Hall.district_code, District.name, Street.name)
@@ -185,8 +186,18 @@ class SearchParams:
     size: int = 20
 
 
+def _known_district(session: Session, code: str | None) -> None:
+    """A district filter names a district of this region's catalog (any province's code has
+    the right form, but a node answers for its own region only)."""
+    if code and session.get(District, code) is None:
+        raise validation_failed(
+            [FieldError("district", f"本地区没有代码为 {code} 的区县", "unknown_district")]
+        )
+
+
 def search_matters(session: Session, p: SearchParams) -> MatterPage:
     """Matters matching what someone typed, best first, with filters; the whole catalog if no q."""
+    _known_district(session, p.district)
     query = (p.q or "").strip()
     if not query:
         stmt = _filtered(select(Matter.id, literal(None).label("score")), p)
@@ -441,6 +452,7 @@ def get_department(session: Session, key: str) -> DepartmentOut:
 def list_halls(
     session: Session, district: str | None = None, kind: str | None = None
 ) -> list[HallOut]:
+    _known_district(session, district)
     names, streets = _district_names(session), _street_names(session)
     stmt = select(Hall).order_by(Hall.district_code, Hall.kind, Hall.key)
     if district:
@@ -647,6 +659,26 @@ class LicenseTypeFacts:
     fields: dict[str, rules.ElementFacts]
 
 
+def license_types(session: Session) -> list[dict[str, str]]:
+    """The license catalog (证照目录) as published: what a peer region agrees to recognize."""
+    return [
+        {
+            "key": t.key,
+            "code": t.code,
+            "name": t.name,
+            "name_en": t.name_en,
+            "holder": t.holder,
+            "department": t.department.name,
+        }
+        for t in session.scalars(select(LicenseType).order_by(LicenseType.key))
+    ]
+
+
+def license_type_codes(session: Session) -> dict[str, str]:
+    """Our license types' codes by key."""
+    return {str(k): str(c) for k, c in session.execute(select(LicenseType.key, LicenseType.code))}
+
+
 def license_type_facts(session: Session, key: str) -> LicenseTypeFacts:
     t = session.scalars(select(LicenseType).where(LicenseType.key == key)).first()
     if t is None:
@@ -680,6 +712,22 @@ def license_type_facts(session: Session, key: str) -> LicenseTypeFacts:
             if k in elements
         },
     )
+
+
+def data_element_facts(session: Session, keys: list[str]) -> dict[str, rules.ElementFacts]:
+    """The data elements of these keys (those the catalog knows), as validators need them."""
+    return {
+        e.key: rules.ElementFacts(
+            e.key,
+            e.label,
+            e.label_en,
+            e.type,
+            tuple(e.options or ()),
+            e.base_registry,
+            e.max_length,
+        )
+        for e in session.scalars(select(DataElement).where(DataElement.key.in_(keys)))
+    }
 
 
 @dataclass(frozen=True)
@@ -781,6 +829,11 @@ class MatterCaseFacts:
     halls: tuple[str, ...]  # specialized halls the matter names, if any
     issues_license: str | None  # the license type key an approval issues
     kind: str = ""  # the matter's kind ("01" 行政许可, ...), which an agent's scope names
+    # 跨省通办: the peer region that handles the matter (its cases are forwarded there) and
+    # the matter's code in that region; or, for a matter of ours, whether peers may accept it.
+    region: str | None = None
+    peer_code: str | None = None
+    cross_region: bool = False
 
 
 def matter_case_facts(session: Session, code: str) -> MatterCaseFacts:
@@ -805,6 +858,9 @@ def matter_case_facts(session: Session, code: str) -> MatterCaseFacts:
         halls=tuple(m.definition.get("halls") or ()),
         issues_license=license_key,
         kind=m.kind,
+        region=department.region,
+        peer_code=(m.definition.get("peer_code") or m.code) if department.region else None,
+        cross_region=bool(m.definition.get("cross_region")),
     )
 
 
@@ -821,6 +877,10 @@ def hall_for(
     of their street (or their district's first), within the department's district if local."""
     if facts.halls:
         return session.scalars(select(Hall).where(Hall.key == facts.halls[0])).first()
+    if facts.region is not None:
+        # 跨省通办: online, a peer region's matter is forwarded from the applicant's district
+        # centre, whose cross-province window hands the result out.
+        enterprise = True
     local = facts.department_level in ("district", "street")
     where = facts.department_district if local else district
     if enterprise:

@@ -196,7 +196,9 @@ def save_matter(session: Session, entry: MatterIn) -> None:
 def catalog_facts(session: Session) -> rules.CatalogFacts:
     return rules.CatalogFacts(
         departments={
-            d.key: rules.DepartmentFacts(d.key, d.name, d.name_en, d.level, d.district_code)
+            d.key: rules.DepartmentFacts(
+                d.key, d.name, d.name_en, d.level, d.district_code, d.region
+            )
             for d in session.scalars(select(Department))
         },
         license_types={
@@ -240,6 +242,7 @@ def department_in(d: Department) -> DepartmentIn:
         uscc=d.uscc,
         phone=d.phone,
         website=d.website,
+        region=d.region,
         assumptions=d.assumptions or {},
     )
 
@@ -340,6 +343,7 @@ def _upsert_departments(session: Session, items: Iterable[DepartmentIn]) -> dict
             "uscc": d.uscc,
             "phone": d.phone,
             "website": d.website,
+            "region": d.region,
             "assumptions": dict(d.assumptions),
         },
     )

@@ -31,6 +31,14 @@ ACTION_LABELS = {
     "proxy.withdraw": "撤回了代办授权",
     "agent.grant": "授权为企业经办人",
     "code.paper_issued": "打印了纸质随申码",
+    "case.forwarded": "将您的申请转交外省（市）办理",
+    "federation.consent_given": "您授权从外省（市）调取数据",
+    "federation.fetched": "从外省（市）调取了您的电子证照",
+    "license.peer_used": "在办事中使用了您的外省（市）电子证照",
+    "license.shared_with_region": "向外省（市）提供了您的电子证照",
+    "person.record_shared_with_region": "向外省（市）提供了您的户籍信息",
+    "license.used_by_region": "外省（市）在办事中使用了您的电子证照",
+    "license.verified_for_region": "外省（市）核验了您的电子证照",
 }
 
 

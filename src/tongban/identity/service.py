@@ -17,7 +17,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.twofactor import InvalidToken
 from cryptography.hazmat.primitives.twofactor.totp import TOTP
-from sqlalchemy import select, update
+from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from tongban.audit.service import record
@@ -211,6 +212,49 @@ def mark_demo_database(session: Session) -> None:
 def is_demo_database(session: Session) -> bool:
     flag = session.get(SystemFlag, DEMO_FLAG)
     return flag is not None and flag.value == "true"
+
+
+REGION_FLAG = "region_code"
+
+
+def claim_region(session: Session, region_code: str) -> None:
+    """A database is one region's: its keys, people and licenses are that region's. The first
+    node to use it says which; a node of another region is refused it (`settled_region`)."""
+    if session.get(SystemFlag, REGION_FLAG) is None:
+        session.add(SystemFlag(key=REGION_FLAG, value=region_code))
+        session.flush()
+
+
+def database_region(engine: Engine) -> str | None:
+    """The region a database belongs to, or None (new, or made before regions were kept)."""
+    try:
+        with engine.connect() as conn:
+            value = conn.execute(
+                select(SystemFlag.value).where(SystemFlag.key == REGION_FLAG)
+            ).scalar()
+    except SQLAlchemyError:  # not migrated yet
+        return None
+    return str(value) if value is not None else None
+
+
+class RegionMismatch(Exception):
+    """The configured region is not the database's."""
+
+
+def settled_region(settings: Settings, engine: Engine) -> Settings:
+    """The settings with the database's region: unless configured, the region is the one
+    the database was made for (so `--db FILE` is enough to run a Jiangsu node's commands);
+    configured to another, it is an error, not a node that signs as the wrong region."""
+    from tongban.common.regions import region_name
+
+    found = database_region(engine)
+    if found is None or found == settings.region_code:
+        return settings
+    if "region_code" in settings.model_fields_set:
+        raise RegionMismatch(
+            f"the database belongs to region {found}, not the configured {settings.region_code}"
+        )
+    return settings.model_copy(update={"region_code": found, "region_name": region_name(found)})
 
 
 def _invalid_credentials() -> DomainError:

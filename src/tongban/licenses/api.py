@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from tongban.access import AUTHENTICATED, PUBLIC, allow
 from tongban.deps import DbSession, RowId
 from tongban.errors import DomainError
+from tongban.federation import sharing
 from tongban.identity.schemas import Role
 from tongban.identity.service import Principal
 from tongban.licenses import grants, service
@@ -157,6 +158,9 @@ def status_list(request: Request, db: DbSession) -> JSONResponse:
 def verify_presented(
     request: Request, db: DbSession, document: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:
+    fed = getattr(request.app.state, "federation", None)
+    if fed is not None and sharing.issued_elsewhere(fed, document):
+        return sharing.verify_presented(db, fed, document)
     return service.verify_presented(db, registry_of(request), document).as_dict()
 
 
@@ -167,6 +171,10 @@ def verify_presented(
     summary="Is the license with this identifier genuine and valid today? (no personal data)",
 )
 def verify_registered(request: Request, db: DbSession, identifier: str) -> dict[str, Any]:
+    fed = getattr(request.app.state, "federation", None)
+    region = sharing.issuing_region(identifier)
+    if fed is not None and region not in (None, fed.region):
+        return sharing.verify_elsewhere(db, fed, identifier)
     return service.verify_registered(db, registry_of(request), identifier).as_dict()
 
 

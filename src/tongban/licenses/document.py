@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-import rfc8785
-
-from tongban.crypto import sm2
+from tongban.common.regions import region_of_uscc
+from tongban.crypto import jsonsig, sm2
 from tongban.crypto.trustlist import TrustedKey, TrustList
 from tongban.licenses.identifier import InvalidIdentifier, parse_identifier
 
@@ -51,18 +50,8 @@ STATUS_REASONS = {
 }
 
 
-def signed_bytes(document: Mapping[str, Any]) -> bytes:
-    return bytes(rfc8785.dumps({k: v for k, v in document.items() if k != "signature"}))
-
-
-def sign_document(document: dict[str, Any], kid: str, signer: sm2.Signer) -> dict[str, Any]:
-    """The document with its `signature` member (any previous one replaced)."""
-    body = {k: v for k, v in document.items() if k != "signature"}
-    der = sm2.raw_to_der(signer.sign(signed_bytes(body)))
-    return {
-        **body,
-        "signature": {"alg": sm2.ALGORITHM, "key_id": kid, "value": base64.b64encode(der).decode()},
-    }
+signed_bytes = jsonsig.signed_bytes
+sign_document = jsonsig.sign
 
 
 @dataclass
@@ -80,6 +69,7 @@ class Verification:
     status: str | None = None
     reason: str | None = None
     checks: list[Check] = field(default_factory=list)
+    region: str | None = None  # whose trust list holds the signing key: the issuing region
 
     def check(self, name: str, ok: bool, reason: str, detail: str = "") -> bool:
         self.checks.append(Check(name, ok, detail))
@@ -92,16 +82,23 @@ class Verification:
             "valid": self.valid,
             "status": self.status,
             "reason": self.reason,
+            "region": self.region,
             "checks": [{"check": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks],
         }
 
 
-def _key_for(document: Mapping[str, Any], lists: Mapping[str, TrustList]) -> TrustedKey | None:
-    key_id = document.get("signature", {}).get("key_id")
-    for trust in lists.values():
-        key = trust.keys.get(str(key_id))
-        if key is not None:
-            return key
+def _key_for(
+    document: Mapping[str, Any], lists: Mapping[str, TrustList], issuer_code: str
+) -> tuple[TrustedKey, str] | None:
+    """The signing key and the region whose list holds it. With several regions' lists, a key
+    counts only in the list of the region that registered the issuer (its credit code says
+    which), so one region's key cannot vouch for a department of another."""
+    key_id = str(document.get("signature", {}).get("key_id"))
+    issuing = region_of_uscc(issuer_code)
+    for region, trust in lists.items():
+        key = trust.keys.get(key_id)
+        if key is not None and (len(lists) == 1 or issuing in (None, region)):
+            return key, region
     return None
 
 
@@ -135,15 +132,16 @@ def verify_document(
     if not isinstance(signature, Mapping) or signature.get("alg") != sm2.ALGORITHM:
         result.check("signature_form", False, "license_malformed", "alg SM2-SM3, key_id, value")
         return result
-    key = _key_for(document, lists)
+    found = _key_for(document, lists, identifier.issuer)
     if not result.check(
         "key_known",
-        key is not None and key.use == "license",
+        found is not None and found[0].use == "license",
         "license_unknown_key",
         f"key {signature.get('key_id')} in the trust list as a license key",
     ):
         return result
-    assert key is not None
+    assert found is not None
+    key, result.region = found
     issuer = document.get("issuer")
     if not isinstance(issuer, Mapping):
         result.check("issuer", False, "license_malformed", "issuer is an object")
@@ -162,11 +160,11 @@ def verify_document(
         raw = b""
     result.check(
         "signature",
-        bool(raw) and sm2.verify(key.public_key, _signed_or_empty(document), raw),
+        bool(raw) and sm2.verify(key.public_key, jsonsig.signed_or_empty(document), raw),
         "license_signature_invalid",
         "SM2-SM3 over the RFC 8785 form without the signature",
     )
-    signed_at = _timestamp(document.get("signed_at"))
+    signed_at = epoch_of(document.get("signed_at"))
     result.check(
         "signed_while_key_active",
         signed_at is not None
@@ -199,16 +197,7 @@ def verify_document(
     return result
 
 
-def _signed_or_empty(document: Mapping[str, Any]) -> bytes:
-    """The signed bytes, or nothing when the document cannot be canonicalised (an integer past
-    2^53, say): then it cannot carry a valid signature either."""
-    try:
-        return signed_bytes(document)
-    except (ValueError, TypeError, rfc8785.CanonicalizationError):
-        return b""
-
-
-def _timestamp(text: Any) -> int | None:
+def epoch_of(text: Any) -> int | None:
     try:
         return int(
             datetime.strptime(str(text), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()

@@ -114,3 +114,39 @@ class LicenseUse(Base):
     actor_name: Mapped[str] = mapped_column(String(100))
     purpose: Mapped[str] = mapped_column(String(500))
     fields: Mapped[list[str] | None] = mapped_column(JSON)
+
+
+class PeerLicense(Base):
+    """互认证照: a license another region issued to one of our people or enterprises, checked
+    against that region's trust list when it came (fetched with the holder's consent, handed
+    back as the result of a case handled there, or presented by the holder). Its status follows
+    the issuing region's signed status list; it counts as a license of our type `local_type_key`
+    while the two regions' agreed list pairs the types."""
+
+    __tablename__ = "peer_licenses"
+    __table_args__ = (
+        Index("ix_peer_licenses_person_type", "person_id", "local_type_key"),
+        Index("ix_peer_licenses_enterprise_type", "enterprise_id", "local_type_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    identifier: Mapped[str] = mapped_column(String(120), unique=True)
+    region_code: Mapped[str] = mapped_column(String(6), index=True)
+    type_code: Mapped[str] = mapped_column(String(21))
+    type_name: Mapped[str] = mapped_column(String(200))
+    local_type_key: Mapped[str | None] = mapped_column(String(80))
+    holder_kind: Mapped[str] = mapped_column(String(10))  # person | enterprise
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"))
+    issuer_name: Mapped[str] = mapped_column(String(200))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(2), default="01")
+    # When the status was last known from the issuing region (its answer or its status list).
+    status_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    source: Mapped[str] = mapped_column(String(12))  # shared | result | presented
+    document_enc: Mapped[str] = mapped_column(Text)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+register_encrypted(PeerLicense, "document_enc", "license.peer_document")

@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 
 from tongban.catalog.models import LicenseType
 from tongban.catalog.service import MaterialFacts, matter_materials_facts
+from tongban.common.regions import region_name
+from tongban.licenses import recognized
 from tongban.licenses.document import STATUS_LABELS
-from tongban.licenses.models import License
+from tongban.licenses.models import License, PeerLicense
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class Resolution:
     reason: str
     detail: str
     identifier: str | None = None
+    region: str | None = None  # a license another region issued (互认)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -42,7 +45,21 @@ def resolve_materials(
 ) -> list[Resolution]:
     facts = matter_materials_facts(session, matter_code)
     held = _held_licenses(session, facts.materials, applicant)
-    return [_resolve(m, held, today) for m in facts.materials]
+    missing = {
+        m.license_type_key
+        for m in facts.materials
+        if m.license_type_key and not _valid(held.get(m.license_type_key), today)
+    }
+    peers = recognized.usable_for(session, applicant.person_id, applicant.enterprise_id, missing)
+    return [_resolve(m, held, peers, today) for m in facts.materials]
+
+
+def _valid(row: License | None, today: date) -> bool:
+    return (
+        row is not None
+        and row.status == "01"
+        and (row.valid_until is None or row.valid_until >= today)
+    )
 
 
 def _held_licenses(
@@ -79,10 +96,28 @@ def _answer(
     return Resolution(m.key, m.name, m.required, resolution, reason, detail, identifier)
 
 
-def _resolve(m: MaterialFacts, held: dict[str, License], today: date) -> Resolution:
+def _resolve(
+    m: MaterialFacts, held: dict[str, License], peers: dict[str, PeerLicense], today: date
+) -> Resolution:
     if m.source == "license" and m.license_type_key:
         name = m.license_type_name
         row = held.get(m.license_type_key)
+        peer = peers.get(m.license_type_key)
+        if not _valid(row, today) and peer is not None and recognized.is_usable(peer, today):
+            detail = (
+                f"已从{region_name(peer.region_code)}电子证照库调取「{peer.type_name}」"
+                "（长三角互认），免于提交"
+            )
+            return Resolution(
+                m.key,
+                m.name,
+                m.required,
+                "license",
+                "found_peer",
+                detail,
+                peer.identifier,
+                peer.region_code,
+            )
         if row is None:
             return _answer(
                 m, "upload", "no_license", f"电子证照库中没有您的「{name}」，请提交或先申领"

@@ -68,6 +68,12 @@ class VerificationOut(BaseModel):
     status: str | None
     reason: str | None
     checks: list[CheckOut]
+    # The issuing region (its trust list holds the signing key) and, for another region's
+    # license, its name and who checked it: this node against the peer's pinned trust list
+    # ("trust_list") or the issuing region against its registry ("issuing_region").
+    region: str | None = None
+    region_name: str | None = None
+    verified_by: str | None = None
 
 
 class GrantIn(BaseModel):

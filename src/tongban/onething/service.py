@@ -798,7 +798,7 @@ def submit(session: Session, reg: Registry, principal: Principal, bc_id: int) ->
         if needs:
             cases.park_task(session, task, actor, "等待：" + "、".join(names[n] for n in needs))
         else:
-            cases.hand_in_task(session, task, actor)
+            cases.hand_in_task(session, reg, task, actor)
     bc.status = "in_progress"
     bc.submitted_at = utcnow()
     bc.number = f"YJS{utcnow():%Y%m%d}{bc.id:07d}"
@@ -1050,7 +1050,7 @@ def deliver(
     actor = f"account:{principal.account_id}"
     for t in tasks:
         if t.status == "approved":
-            cases.deliver_task(session, t, actor, detail)
+            cases.deliver_task(session, reg, t, actor, detail)
     bc.status = "delivered"
     bc.delivered_at = utcnow()
     text = cases.DELIVERY_METHODS[bc.delivery_method]
