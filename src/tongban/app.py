@@ -98,6 +98,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         else None
     )
     app.state.login_limiter = RateLimiter(settings.login_rate_per_minute)
+    app.state.peer_verify_limiter = RateLimiter(settings.peer_verify_rate_per_minute)
+    app.state.federation_limiter = RateLimiter(settings.federation_rate_per_minute)
     app.state.files = FileStore(files_dir_for(settings))
     app.state.federation = (
         make_federation(settings, app.state.licenses, app.state.files)

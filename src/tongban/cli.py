@@ -823,6 +823,12 @@ def peers_add(
     agree_shared: Annotated[
         bool, typer.Option("--agree-shared", help="every type both catalogs have by key")
     ] = False,
+    share_records: Annotated[
+        bool,
+        typer.Option(
+            "--share-records", help="answer its look-ups of a person's base record (人口库) too"
+        ),
+    ] = False,
     db: DbOption = None,
     region: RegionOption = None,
 ) -> None:
@@ -841,7 +847,7 @@ def peers_add(
                 session,
                 fed,
                 "system",
-                PeerRequest(url, fingerprint, tuple(agree or ()), agree_shared),
+                PeerRequest(url, fingerprint, tuple(agree or ()), agree_shared, share_records),
             )
             pairs = [
                 f"{a.local_type_key}={a.peer_type_code}"
@@ -949,6 +955,61 @@ def federation_status(db: DbOption = None) -> None:
             typer.echo(f"dead {d.direction} {d.id} {d.type} {d.stream}#{d.seq}: {d.last_error}")
 
 
+@federation_app.command("skip")
+def federation_skip(message_id: str, db: DbOption = None) -> None:
+    """Set aside a message received that cannot be applied (audited); its stream goes on."""
+    from tongban.errors import DomainError
+    from tongban.federation import service
+
+    settings = _settings(db)
+    engine = _engine(settings)
+    _require_current_schema(engine)
+    try:
+        with _sessions(engine)() as session:
+            service.skip(session, "system", message_id)
+    except DomainError as exc:
+        raise _fail(f"{exc.title_en}: {message_id}") from exc
+    typer.echo(f"{message_id} set aside")
+
+
+@federation_app.command("resend")
+def federation_resend(
+    peer: Annotated[str, typer.Option("--peer", help="the peer region that restored a backup")],
+    since: Annotated[str, typer.Option("--since", help="when its backup was taken (ISO 8601)")],
+    db: DbOption = None,
+) -> None:
+    """After a peer restored its database: send again what we sent it since the backup (it
+    takes once what it still has)."""
+    from datetime import UTC, datetime
+
+    from tongban.federation import service
+
+    try:
+        moment = datetime.fromisoformat(since)
+    except ValueError as exc:
+        raise _fail(f"--since {since!r} is not an ISO 8601 time") from exc
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    settings = _settings(db)
+    engine = _engine(settings)
+    _require_current_schema(engine)
+    with _sessions(engine)() as session:
+        count = service.resend_since(session, "system", peer, moment)
+    typer.echo(f"{count} messages to {peer} will go again")
+
+
+@federation_app.command("prune")
+def federation_prune(db: DbOption = None) -> None:
+    """Forget delivered and applied messages older than the accepted age (daily)."""
+    from tongban.federation import service
+
+    settings = _settings(db)
+    engine = _engine(settings)
+    _require_current_schema(engine)
+    with _sessions(engine)() as session:
+        out, inbox = service.prune(session, settings)
+    typer.echo(f"forgot {out} sent and {inbox} received messages")
+
+
 @federation_app.command("replay")
 def federation_replay(
     direction: Annotated[str, typer.Argument(help="out (send again) or in (apply again)")],
@@ -966,7 +1027,7 @@ def federation_replay(
     _require_current_schema(engine)
     try:
         with _sessions(engine)() as session:
-            service.replay(session, "system", direction, message_id)
+            service.replay(session, _federation(settings), "system", direction, message_id)
     except DomainError as exc:
         raise _fail(f"{exc.title_en}: {message_id}") from exc
     typer.echo(f"{message_id} will go again")

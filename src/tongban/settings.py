@@ -128,6 +128,18 @@ class Settings(BaseSettings):
         le=24 * 60,
         description="how often peers' trust and status lists are fetched",
     )
+    peer_verify_rate_per_minute: int = Field(
+        default=30,
+        ge=1,
+        le=10_000,
+        description="checks of another region's licenses by identifier, per client a minute",
+    )
+    federation_rate_per_minute: int = Field(
+        default=600,
+        ge=1,
+        le=100_000,
+        description="posts to /federation/messages and /requests per client address a minute",
+    )
     federation_max_message_mb: int = Field(
         default=64, ge=1, le=512, description="the largest message a peer may send"
     )

@@ -190,6 +190,27 @@ def own_regions(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         yield pair
 
 
+def forwarded_to(regions: Regions, case_id: int) -> Any:
+    """The case Jiangsu made for Shanghai's case (by the reference Shanghai gave it), or
+    None if it has not arrived."""
+    from sqlalchemy import select
+
+    from tongban.cases.models import Case
+
+    with regions.sh.session() as session:
+        ref = session.scalar(select(Case.exchange_ref).where(Case.id == case_id))
+    if ref is None:
+        return None
+    with regions.js.session() as session:
+        found = session.scalars(
+            select(Case).where(Case.origin_region == SH, Case.origin_case == ref)
+        ).all()
+        for row in found:
+            session.expunge(row)
+    assert len(found) <= 1
+    return found[0] if found else None
+
+
 def staff(node: Node, username: str, role: Any, binding: str) -> str:
     """A staff account of the node (made once), for the tests' steps."""
     from sqlalchemy import select

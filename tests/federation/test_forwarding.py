@@ -11,7 +11,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from tests.cases.helpers import PDF, filled, move
-from tests.federation.conftest import JS, SH, Node, Regions, staff
+from tests.federation.conftest import JS, Node, Regions, forwarded_to, staff
 from tongban.cases.models import Case, CaseFile
 from tongban.catalog.models import Matter
 from tongban.federation.demo import FAMILY
@@ -59,13 +59,9 @@ def _apply_online(regions: Regions, key: str, **body: Any) -> dict[str, Any]:
 
 
 def _there(regions: Regions, origin_case: int) -> Case:
-    with regions.js.session() as session:
-        case = session.scalars(
-            select(Case).where(Case.origin_region == SH, Case.origin_case == str(origin_case))
-        ).first()
-        assert case is not None, "the forwarded case did not arrive"
-        session.expunge(case)
-        return case
+    case = forwarded_to(regions, origin_case)
+    assert case is not None, "the forwarded case did not arrive"
+    return case  # type: ignore[no-any-return]
 
 
 def _here(node: Node, case_id: int, user: str = "citizen3") -> dict[str, Any]:
@@ -227,11 +223,7 @@ def test_a_case_the_peer_cannot_take_ends_here_with_its_reason(regions: Regions)
     here = _here(regions.sh, case["id"])
     assert here["status"] == "rejected_at_intake"
     assert "江苏省未能接收" in here["history"][-1]["reason"]
-    with regions.js.session() as session:
-        made = session.scalars(
-            select(Case).where(Case.origin_region == SH, Case.origin_case == str(case["id"]))
-        ).first()
-    assert made is None  # nothing half-made there
+    assert forwarded_to(regions, case["id"]) is None  # nothing half-made there
 
 
 def test_a_retried_submission_forwards_once(regions: Regions) -> None:
@@ -239,8 +231,4 @@ def test_a_retried_submission_forwards_once(regions: Regions) -> None:
     again = _apply_online(regions, "fwd-retry-1", delivery="electronic")
     assert again["id"] == first["id"]
     regions.pump()
-    with regions.js.session() as session:
-        made = session.scalars(
-            select(Case).where(Case.origin_region == SH, Case.origin_case == str(first["id"]))
-        ).all()
-    assert len(made) == 1
+    assert forwarded_to(regions, first["id"]) is not None  # one case there (asserted inside)

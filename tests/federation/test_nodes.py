@@ -172,7 +172,13 @@ def _apply(cluster: Cluster, key: str) -> int:
 
 
 def _forwarded(cluster: Cluster, origin_ids: list[int]) -> int:
-    wanted = [str(i) for i in origin_ids]
+    wanted = [
+        ref
+        for ref in (
+            cluster.sh.scalar(select(Case.exchange_ref).where(Case.id == i)) for i in origin_ids
+        )
+        if ref
+    ]
     return int(
         cluster.js.scalar(
             select(func.count())

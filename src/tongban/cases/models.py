@@ -62,6 +62,9 @@ class Case(Base):
     # region's messages) and the number it has there.
     remote_region: Mapped[str | None] = mapped_column(String(6), index=True)
     remote_number: Mapped[str | None] = mapped_column(String(30))
+    # The case's reference between the two regions (random, made when it is forwarded): the
+    # name of its message stream both ways, never reused, even by a database restored here.
+    exchange_ref: Mapped[str | None] = mapped_column(String(32), unique=True)
     # 跨省通办, where it is handled: the region whose counter accepted it, that region's case id
     # (the stream its messages travel on) and the accepting hall, as shown to staff.
     origin_region: Mapped[str | None] = mapped_column(String(6))

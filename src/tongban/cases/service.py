@@ -717,7 +717,7 @@ def note_prereview(session: Session, case: Case, verdict: str, problems: str | N
         "system",
         f"{verdict}：{problems}" if problems else verdict,
     )
-    if problems and case.person_id is not None:
+    if problems and case.person_id is not None and case.origin_region is None:
         subject = f"{case.matter_name} {case.number or ''}".strip()
         body = f"智能预审发现：{problems}。工作人员核实后会通知您补正，您可先行准备。"
         notify(session, case.person_id, f"case:{case.id}", subject, body, sms=False)
@@ -1155,14 +1155,22 @@ def queue(session: Session, principal: Principal) -> list[Case]:
     departments = principal.bindings(Role.REVIEWER)
     if not halls and not departments:
         return []
+    ours = and_(
+        Case.remote_region.is_(None),
+        Case.status.in_(OPEN | {"submitted"}),
+        or_(Case.hall_key.in_(halls), Case.department_key.in_(departments)),
+    )
+    # Another region handles these; the window that took them helps with 补正 and hands the
+    # result out (统一出件).
+    taken_here = and_(
+        Case.remote_region.is_not(None),
+        Case.hall_key.in_(halls),
+        Case.status.in_(("correction_requested", "approved")),
+    )
     return list(
         session.scalars(
             select(Case)
-            .where(
-                Case.status.in_(OPEN | {"submitted"}),
-                or_(Case.hall_key.in_(halls), Case.department_key.in_(departments)),
-                Case.remote_region.is_(None),
-            )
+            .where(or_(ours, taken_here))
             .order_by(Case.due_date.is_(None), Case.due_date, Case.id)
         )
     )
@@ -1518,6 +1526,26 @@ def delivered_elsewhere(session: Session, case_id: int, region: str, detail: str
     return case
 
 
+def find_by_exchange_ref(session: Session, ref: str) -> Case | None:
+    """A case this region forwarded, by the reference it gave it between the regions."""
+    return session.scalars(select(Case).where(Case.exchange_ref == ref)).first()
+
+
+def correction_asked_at(session: Session, case: Case) -> Any:
+    """When the 补正 now being answered was asked (None if never)."""
+    return session.scalar(
+        select(CaseEvent.at)
+        .where(
+            CaseEvent.case_id == case.id,
+            CaseEvent.to_status == "correction_requested",
+            # the step into it (an upload during 补正 stays in it)
+            CaseEvent.from_status != "correction_requested",
+        )
+        .order_by(CaseEvent.at.desc(), CaseEvent.id.desc())
+        .limit(1)
+    )
+
+
 def find_forwarded(session: Session, origin_region: str, origin_case: str) -> Case | None:
     """The case made here for another region's case, if its forward arrived."""
     return session.scalars(
@@ -1604,14 +1632,21 @@ def apply_remote_step(
     of it here; a bundle's task drives its bundle as a task of ours does. None if the case is
     not one this region handles for us."""
     case = lock_case(session, case_id)
-    if case is None or case.remote_region != region:
-        return None
+    if case is None or case.remote_region != region or case.exchange_ref is None:
+        return None  # never forwarded to that region: nothing of its to move
     if step.status not in REMOTE_STATUSES:
         raise DomainError(
             code="remote_status_unknown",
             title="对方地区的办件状态无法识别",
             title_en=f"Unknown status {step.status!r} from region {region}",
             status=422,
+        )
+    if not _remote_step_allowed(case.status, step.status):
+        raise DomainError(
+            code="remote_step_refused",
+            title="对方地区的办理步骤与本地办件状态不符",
+            title_en=f"Region {region} moves the case from {case.status} to {step.status}",
+            status=409,
         )
     before = case.status
     if step.number:
@@ -1621,6 +1656,9 @@ def apply_remote_step(
         case.accepted_on = case.accepted_on or licenses.today()
     if step.status == "correction_requested":
         case.resume_to = before if before != "correction_requested" else case.resume_to
+        case.paused_since = case.paused_since or licenses.today()  # shown as paused here
+    else:
+        case.paused_since = None
     if step.status == "approved":
         if case.bundle_case_id is not None:
             from tongban.onething import service as bundles
@@ -1646,6 +1684,24 @@ def apply_remote_step(
 
         bundles.task_changed(session, reg, case)
     return case
+
+
+# The handling region's steps a case here may take: a handed-in case goes any way but back to
+# a draft; a decided one only to delivered; a case not handed in, or closed, nowhere.
+_REMOTE_FROM = {
+    "submitted": REMOTE_STATUSES - {"delivered"},
+    "accepted": REMOTE_STATUSES - {"submitted", "delivered"},
+    "under_review": REMOTE_STATUSES - {"submitted", "delivered"},
+    "correction_requested": REMOTE_STATUSES - {"delivered"},
+    "approved": frozenset({"approved", "delivered"}),
+    "denied": frozenset({"denied"}),
+    "rejected_at_intake": frozenset({"rejected_at_intake"}),
+    "delivered": frozenset({"delivered"}),
+}
+
+
+def _remote_step_allowed(current: str, target: str) -> bool:
+    return target in _REMOTE_FROM.get(current, frozenset())
 
 
 def remote_refused(

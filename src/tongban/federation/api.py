@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from tongban.access import AUTHENTICATED, PUBLIC, allow
+from tongban.common.ratelimit import rate_limited
 from tongban.db import transaction
 from tongban.deps import DbSession
 from tongban.errors import DomainError
@@ -21,6 +22,7 @@ from tongban.federation import peers, service, sharing
 from tongban.federation.models import Peer, SharingConsent
 from tongban.federation.peers import Federation, PeerRequest
 from tongban.federation.schemas import AgreementsPut, ConsentCreate, PeerAdd
+from tongban.identity.api import client_address
 from tongban.identity.schemas import Role
 from tongban.identity.service import Principal
 from tongban.licenses import recognized
@@ -53,6 +55,13 @@ def _sessions(request: Request) -> Callable[[], AbstractContextManager[Session]]
 # -- what peers post ---------------------------------------------------------------------------
 
 
+def _limit(request: Request) -> None:
+    """Posts per client address: a peer's worker sends batches, a flood is not a peer."""
+    wait = request.app.state.federation_limiter.allow(client_address(request))
+    if wait is not None:
+        raise rate_limited(wait)
+
+
 @router.post(
     "/federation/messages",
     dependencies=[Depends(PUBLIC)],
@@ -65,6 +74,7 @@ async def receive_message(
     `{"messages": [...]}` as the worker sends them (answered `{"results": [{"id", "receipt"}
     | {"id", "error"}]}`, each message taken or refused on its own)."""
     fed = federation_of(request)
+    _limit(request)
     batch = document.get("messages") if "format" not in document else None
     # The messaging core opens its own short transactions; it takes a database slot like any
     # request so that a burst of messages cannot starve the others of connections.
@@ -89,6 +99,7 @@ async def answer_request(
     request: Request, document: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:
     fed = federation_of(request)
+    _limit(request)
     async with request.app.state.db_slots.limiter():
         reply: dict[str, Any] = await run_in_threadpool(
             service.answer, _sessions(request), fed, document
@@ -109,6 +120,7 @@ def peer_out(db: Session, peer: Peer) -> dict[str, Any]:
         "trust_next_update": peer.trust_next_update.isoformat(),
         "trust_fetched_at": peer.trust_fetched_at.isoformat(),
         "status_fetched_at": peer.status_fetched_at.isoformat() if peer.status_fetched_at else None,
+        "share_records": peer.share_records,
         "last_error": peer.last_error,
         "agreements": [
             {
@@ -141,7 +153,9 @@ def add_peer(
         db,
         federation_of(request),
         f"account:{principal.account_id}",
-        PeerRequest(body.url, body.fingerprint, tuple(body.agree), body.agree_shared),
+        PeerRequest(
+            body.url, body.fingerprint, tuple(body.agree), body.agree_shared, body.share_records
+        ),
     )
     return peer_out(db, peer)
 
@@ -167,6 +181,7 @@ def refresh_peer(
     peers.active_peer(db, region)
     db.commit()  # the refresh runs in transactions of its own
     peers.refresh_peer(_sessions(request), federation_of(request), region)
+    db.expire_all()  # read what the refresh wrote, not this session's copy
     return peer_out(db, peers.active_peer(db, region))
 
 
@@ -200,13 +215,26 @@ def dead_letters(db: DbSession, _: Annotated[Principal, Depends(ADMINS)]) -> lis
     summary="Send (out) or apply (in) a dead letter again",
 )
 def replay(
+    request: Request,
     db: DbSession,
     direction: Annotated[str, Path(pattern=r"^(in|out)$")],
     message_id: MessageId,
     principal: Annotated[Principal, Depends(ADMINS)],
 ) -> dict[str, str]:
-    service.replay(db, f"account:{principal.account_id}", direction, message_id)
+    actor = f"account:{principal.account_id}"
+    service.replay(db, federation_of(request), actor, direction, message_id)
     return {"replayed": message_id}
+
+
+@router.post(
+    "/federation/dead-letters/in/{message_id}/skip",
+    summary="Set aside a message received that cannot be applied; its stream goes on",
+)
+def skip(
+    db: DbSession, message_id: MessageId, principal: Annotated[Principal, Depends(ADMINS)]
+) -> dict[str, str]:
+    service.skip(db, f"account:{principal.account_id}", message_id)
+    return {"skipped": message_id}
 
 
 # -- a person ----------------------------------------------------------------------------------

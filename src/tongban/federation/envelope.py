@@ -2,14 +2,17 @@
 database, no network).
 
     {"format": "tongban-message/1", "id": "<32 hex>", "from": "310000", "to": "320000",
-     "type": "case.forward", "stream": "case:42", "seq": 1, "created_at": "...Z",
-     "body": {...},
+     "type": "case.forward", "stream": "case:<ref>", "seq": 1, "created_at": "...Z",
+     "signed_at": "...Z", "body": {...},
      "signature": {"alg": "SM2-SM3", "key_id": "...", "value": "<base64 DER>"}}
 
 The signature follows the rule of licenses (`crypto.jsonsig`): SM2-SM3 over the RFC 8785 form
 without `signature`, by the sender's `federation` key, which its trust list publishes with
 owner `region:<code>`. A receiver trusts a key only while the sender's current list holds it,
-only if it was active when the message says it was made, and never once it is revoked.
+only if it was active when the message was signed, and never once it is revoked. A message is
+signed when it is sent, each time, by the key active then: `created_at` is when it was
+written (its age), `signed_at` when this copy was signed (a message written before a key
+rotation and sent after it is signed by the new key).
 
 `id` makes receipt idempotent (a retry is answered "duplicate"); `stream` and `seq` order the
 messages about one thing (a case): the receiver applies seq n only after n-1. A request (a
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -56,6 +60,7 @@ REFUSALS: dict[str, tuple[int, str, str, bool]] = {
         True,
     ),
     "message_too_large": (413, "消息过大", "The message is too large", False),
+    "message_duplicate": (409, "该请求已答复过", "This request was answered already", False),
     "peer_unknown": (403, "未与该地区建立互信", "This region does not trust the sender", True),
     "peer_trust_expired": (
         503,
@@ -100,6 +105,7 @@ class Envelope:
     created_at: int
     body: dict[str, Any]
     key_id: str
+    signed_at: int = 0
 
     @property
     def is_request(self) -> bool:
@@ -135,6 +141,7 @@ def build(
     body: Mapping[str, Any],
     kid: str,
     signer: sm2.Signer,
+    signed_at: int | None = None,
 ) -> dict[str, Any]:
     document = {
         "format": FORMAT,
@@ -145,6 +152,7 @@ def build(
         "stream": stream,
         "seq": seq,
         "created_at": iso(created_at),
+        "signed_at": iso(signed_at if signed_at is not None else int(time.time())),
         "body": dict(body),
     }
     return jsonsig.sign(document, kid, signer)
@@ -157,6 +165,7 @@ def parse(document: Any) -> Envelope:
     message_id, sender, recipient = document.get("id"), document.get("from"), document.get("to")
     kind, stream, seq = document.get("type"), document.get("stream"), document.get("seq")
     created_at = epoch(document.get("created_at"))
+    signed_at = epoch(document.get("signed_at"))
     body = document.get("body")
     found = jsonsig.signature_of(document)
     problems = [
@@ -169,6 +178,7 @@ def parse(document: Any) -> Envelope:
             ("stream", isinstance(stream, str) and len(stream) <= 100),
             ("seq", isinstance(seq, int) and not isinstance(seq, bool) and 0 <= seq < 2**31),
             ("created_at", created_at is not None),
+            ("signed_at", signed_at is not None),
             ("body", isinstance(body, Mapping)),
             ("signature", found is not None),
         )
@@ -178,6 +188,7 @@ def parse(document: Any) -> Envelope:
         raise MessageRefused("message_malformed", "bad members: " + ", ".join(problems))
     assert found is not None
     assert created_at is not None
+    assert signed_at is not None
     assert isinstance(body, Mapping)
     return Envelope(
         id=str(message_id),
@@ -189,6 +200,7 @@ def parse(document: Any) -> Envelope:
         created_at=created_at,
         body=dict(body),
         key_id=found[0],
+        signed_at=signed_at,
     )
 
 
@@ -208,17 +220,19 @@ def verify(
         raise MessageRefused("message_misaddressed", f"for {envelope.recipient}")
     if envelope.sender != trust.region_code:
         raise MessageRefused("peer_unknown", f"no trust list for {envelope.sender}")
-    if envelope.created_at > now + skew:
-        raise MessageRefused("message_from_future", iso(envelope.created_at))
-    if envelope.created_at < now - max_age:
+    if max(envelope.created_at, envelope.signed_at) > now + skew:
+        raise MessageRefused("message_from_future", iso(envelope.signed_at))
+    if envelope.created_at < now - max_age or envelope.signed_at < now - max_age:
         raise MessageRefused("message_too_old", iso(envelope.created_at))
+    if envelope.signed_at < envelope.created_at - skew:
+        raise MessageRefused("message_malformed", "signed before it was written")
     key = trust.keys.get(envelope.key_id)
     if key is None or key.use != FEDERATION or key.owner != f"region:{envelope.sender}":
         raise MessageRefused("message_key_unknown", f"key {envelope.key_id}")
     if key.status == "revoked":
         raise MessageRefused("message_key_revoked", f"key {envelope.key_id}")
-    active = key.activated_at - KEY_PERIOD_SLACK <= envelope.created_at and (
-        key.retired_at is None or envelope.created_at <= key.retired_at + KEY_PERIOD_SLACK
+    active = key.activated_at - KEY_PERIOD_SLACK <= envelope.signed_at and (
+        key.retired_at is None or envelope.signed_at <= key.retired_at + KEY_PERIOD_SLACK
     )
     if not active:
         raise MessageRefused("message_key_unknown", f"key {envelope.key_id} was not active then")

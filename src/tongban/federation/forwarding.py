@@ -4,7 +4,8 @@ each of its steps comes back, so the applicant follows it (and collects the resu
 handed it in. A bundle's task that another region handles is such a case: its steps drive the
 bundle here as a local task's do.
 
-Messages on a case's stream `case:<id of the accepting region's case>`:
+Messages on a case's stream `case:<exchange ref>` (a random reference the accepting region gives
+the case when it forwards it: never reused, even by a database restored from a backup):
   accepting -> handling: case.forward, case.resubmit (补正 answered), case.delivered
   handling -> accepting: case.status (every change, with the license and results on
                          approval), case.refused (could not take it at all)
@@ -29,9 +30,10 @@ from tongban.cases.models import Case, CaseFile, CounterVisit
 from tongban.catalog.service import get_hall, matter_case_facts
 from tongban.common.regions import region_name
 from tongban.errors import DomainError
+from tongban.federation import envelope as env
 from tongban.federation import service as messages
-from tongban.federation.envelope import Envelope
-from tongban.federation.handlers import before_sending, on_message
+from tongban.federation.envelope import Envelope, MessageRefused
+from tongban.federation.handlers import before_sending, on_dead, on_message
 from tongban.federation.models import Peer
 from tongban.federation.peers import Federation, peer_principal, peer_trust
 from tongban.federation.schemas import (
@@ -51,8 +53,17 @@ from tongban.licenses import service as licenses
 from tongban.licenses.service import Registry
 
 
-def _stream(origin_case: str) -> str:
-    return f"case:{origin_case}"
+def _stream(ref: str) -> str:
+    return f"case:{ref}"
+
+
+# Refusals that a retry may cure (the peer's list out of date, our keys not loaded): the
+# message is tried again, never answered with a refusal the applicant would see.
+RETRYABLE = frozenset({"peer_trust_expired", "peer_unavailable", "keys_unavailable"})
+
+
+def _retryable(exc: DomainError) -> bool:
+    return isinstance(exc, MessageRefused) or exc.status >= 500 or exc.code in RETRYABLE
 
 
 def case_moved(
@@ -65,13 +76,14 @@ def case_moved(
         elif action == "resubmit":
             _resubmit(session, reg, case)
         elif action == "deliver":
+            ref = _ref_of(case)
             messages.enqueue(
                 session,
                 reg,
                 case.remote_region,
                 "case.delivered",
-                _stream(str(case.id)),
-                {"case": str(case.id), "detail": reason or "已送达"},
+                _stream(ref),
+                {"case": ref, "detail": reason or "已送达"},
             )
     elif case.origin_region is not None and (before != case.status or action == "submit"):
         _tell_origin(session, reg, case, action, reason)
@@ -94,8 +106,15 @@ def _applicant(session: Session, reg: Registry, case: Case) -> dict[str, Any]:
     }
 
 
-def _file_refs(session: Session, case: Case) -> list[dict[str, Any]]:
-    """The case's files as references; they are read and sent inline when the message goes."""
+def _ref_of(case: Case) -> str:
+    if case.exchange_ref is None:
+        raise LookupError(f"case {case.id} was never forwarded")
+    return case.exchange_ref
+
+
+def _file_refs(session: Session, case: Case, since: Any = None) -> list[dict[str, Any]]:
+    """The case's files (uploaded since a moment, if given) as references; they are read and
+    sent inline when the message goes."""
     return [
         {
             "material": f.material_key,
@@ -106,7 +125,12 @@ def _file_refs(session: Session, case: Case) -> list[dict[str, Any]]:
             "file_id": f.id,
         }
         for f in files.files_of(session, case.id)
+        if since is None or f.created_at >= since
     ]
+
+
+def _inline_size(refs: list[dict[str, Any]]) -> int:
+    return sum(int(r["size"]) for r in refs)
 
 
 def _forward(session: Session, reg: Registry, case: Case) -> None:
@@ -116,8 +140,10 @@ def _forward(session: Session, reg: Registry, case: Case) -> None:
     hall = get_hall(session, case.hall_key) if case.hall_key else None
     enterprise = session.get(Enterprise, case.enterprise_id) if case.enterprise_id else None
     wanted = [k for k, _ in cases.results_wanted(session, case)]
+    case.exchange_ref = case.exchange_ref or env.new_id()
+    papers = _file_refs(session, case)
     body = {
-        "id": str(case.id),
+        "id": case.exchange_ref,
         "number": case.number,
         "matter": facts.peer_code or facts.code,
         "matter_name": case.matter_name,
@@ -130,11 +156,19 @@ def _forward(session: Session, reg: Registry, case: Case) -> None:
         "delivery_method": case.delivery_method or "pickup",
         "delivery_address": cases.delivery_address(session, reg, case),
         "signed_at": case.signed_at.isoformat() if case.signed_at else None,
-        "files": _file_refs(session, case),
+        "files": papers,
         "licenses": license_documents(session, reg, case.materials, case.remote_region),
         "results_wanted": wanted,
     }
-    messages.enqueue(session, reg, case.remote_region, "case.forward", _stream(str(case.id)), body)
+    messages.enqueue(
+        session,
+        reg,
+        case.remote_region,
+        "case.forward",
+        _stream(case.exchange_ref),
+        body,
+        inline_bytes=_inline_size(papers),
+    )
     record(
         session,
         actor="system",
@@ -147,14 +181,26 @@ def _forward(session: Session, reg: Registry, case: Case) -> None:
 
 
 def _resubmit(session: Session, reg: Registry, case: Case) -> None:
+    """The answer to 补正: the form as corrected and the papers handed in since it was asked
+    (the handling region has the earlier ones)."""
     assert case.remote_region is not None
+    ref = _ref_of(case)
+    papers = _file_refs(session, case, since=cases.correction_asked_at(session, case))
     body = {
-        "id": str(case.id),
+        "id": ref,
         "form": cases.form_of(session, reg, case),
-        "files": _file_refs(session, case),
+        "files": papers,
         "licenses": license_documents(session, reg, case.materials, case.remote_region),
     }
-    messages.enqueue(session, reg, case.remote_region, "case.resubmit", _stream(str(case.id)), body)
+    messages.enqueue(
+        session,
+        reg,
+        case.remote_region,
+        "case.resubmit",
+        _stream(ref),
+        body,
+        inline_bytes=_inline_size(papers),
+    )
 
 
 def _inline_files(session: Session, fed: Federation, body: dict[str, Any]) -> dict[str, Any]:
@@ -177,7 +223,7 @@ before_sending("case.resubmit")(_inline_files)
 @on_message("case.status")
 def _on_status(session: Session, fed: Federation, peer: Peer, envelope: Envelope) -> None:
     body = StatusIn.model_validate(envelope.body)
-    case = cases.find_case(session, int(body.case)) if body.case.isdigit() else None
+    case = cases.find_by_exchange_ref(session, body.case)
     if case is None or case.remote_region != peer.region_code:
         raise LookupError(f"case {body.case} is not handled by {peer.region_code} for us")
     identifier = None
@@ -206,12 +252,12 @@ def _keep_result(
     """The license the handling region issued: checked against its trust list and kept for
     the applicant here (互认: it counts as ours where the types are agreed)."""
     trust = peer_trust(peer, int(time.time()))
-    checked = checked_license(session, fed, document, {peer.region_code: trust})
-    if checked.region != peer.region_code:
+    checked = checked_license(session, fed, document, {peer.region_code: trust}, fetch=False)
+    if checked.region != peer.region_code or checked.holder_id != _holder_id(session, fed, case):
         raise DomainError(
-            code="result_not_peer_license",
-            title="办理结果不是对方地区签发的证照",
-            title_en="The result is not a license of the handling region",
+            code="result_not_applicants",
+            title="办理结果不是对方地区签发给申请人的证照",
+            title_en="The result is not a license the handling region issued to the applicant",
             status=422,
         )
     row = recognized.keep(
@@ -226,6 +272,17 @@ def _keep_result(
     return row.identifier
 
 
+def _holder_id(session: Session, fed: Federation, case: Case) -> str:
+    """The ID number (or credit code) the case's licenses are issued to."""
+    if case.enterprise_id is not None:
+        enterprise = session.get(Enterprise, case.enterprise_id)
+        assert enterprise is not None
+        return enterprise.uscc
+    person = session.get(Person, case.person_id)
+    assert person is not None
+    return fed.registry.keyring.decrypt(session, "person.id_number", person.id_number_enc)
+
+
 def _holder_of(case: Case) -> recognized.Holder:
     if case.enterprise_id is not None:
         return recognized.Holder(None, case.enterprise_id)
@@ -237,8 +294,10 @@ def _on_refused(session: Session, fed: Federation, peer: Peer, envelope: Envelop
     body = RefusedIn.model_validate(envelope.body)
     problems = "；".join(e.get("message", "") for e in body.errors if e.get("message"))
     reason = f"{peer.name}未能接收：{body.reason}" + (f"（{problems}）" if problems else "")
-    if body.case.isdigit():
-        cases.remote_refused(session, fed.registry, int(body.case), peer.region_code, reason)
+    case = cases.find_by_exchange_ref(session, body.case)
+    if case is None or case.remote_region != peer.region_code:
+        raise LookupError(f"case {body.case} is not handled by {peer.region_code} for us")
+    cases.remote_refused(session, fed.registry, case.id, peer.region_code, reason)
 
 
 # -- the handling region -----------------------------------------------------------------------
@@ -324,7 +383,9 @@ def _keep_presented(
     trust = peer_trust(peer, int(time.time()))
     for item in items:
         try:
-            checked = checked_license(session, fed, item.document, {peer.region_code: trust})
+            checked = checked_license(
+                session, fed, item.document, {peer.region_code: trust}, fetch=False
+            )
         except DomainError:
             continue  # not proved: the window here asks for the paper by 补正
         if checked.holder_id != holder_id or checked.region == fed.region:
@@ -384,8 +445,21 @@ def _on_forward(session: Session, fed: Federation, peer: Peer, envelope: Envelop
                     results_wanted=body.results_wanted,
                 ),
             )
-    except DomainError as exc:  # ours to say: the accepting region tells the applicant
+    except DomainError as exc:
+        if _retryable(exc):
+            raise  # a moment's trouble: the message is applied again later
+        # Ours to say: the accepting region tells the applicant.
         _refuse(session, fed, peer, body.id, exc.title, [e.as_dict() for e in exc.errors])
+
+
+@on_dead("case.forward")
+def _forward_given_up(session: Session, fed: Federation, peer: Peer, envelope: Envelope) -> None:
+    """A forward we could not apply however often we tried (a fault of ours): the accepting
+    region is told, so the applicant does not wait for nothing; an administrator may still
+    replay it."""
+    origin = str((envelope.body or {}).get("id", ""))[:40]
+    if origin and cases.find_forwarded(session, peer.region_code, origin) is None:
+        _refuse(session, fed, peer, origin, "因技术原因暂未能接收，已通知系统管理员")
 
 
 def _pydantic_errors(exc: ValidationError) -> list[dict[str, str]]:
@@ -455,24 +529,52 @@ def _on_resubmit(session: Session, fed: Federation, peer: Peer, envelope: Envelo
                 body.form,
                 _files(body.files),
             )
-    except DomainError as exc:  # still incomplete: the applicant is asked again
-        missing = "；".join(e.message for e in exc.errors) or exc.title
-        messages.enqueue(
-            session,
-            fed.registry,
-            peer.region_code,
-            "case.status",
-            _stream(body.id),
-            {
-                "case": body.id,
-                "action": "request_correction",
-                "status": "correction_requested",
-                "reason": f"补正后仍不齐全：{missing}",
-                "number": case.number,
-                "due_date": case.due_date.isoformat() if case.due_date else None,
-                "results": {},
-            },
-        )
+    except DomainError as exc:
+        if _retryable(exc):
+            raise
+        if exc.status == 422:  # still incomplete: the applicant is asked again
+            missing = "；".join(e.message for e in exc.errors) or exc.title
+            _tell(
+                session,
+                fed,
+                peer,
+                case,
+                "request_correction",
+                f"补正后仍不齐全：{missing}",
+                status="correction_requested",
+            )
+        else:  # not (or no longer) waiting for 补正 here: the accepting region learns where
+            _tell(session, fed, peer, case, "resync", None, status=case.status)
+
+
+def _tell(
+    session: Session,
+    fed: Federation,
+    peer: Peer,
+    case: Case,
+    action: str,
+    reason: str | None,
+    *,
+    status: str,
+) -> None:
+    """A step sent back that is not a transition here (a refused answer to 补正)."""
+    assert case.origin_case is not None
+    messages.enqueue(
+        session,
+        fed.registry,
+        peer.region_code,
+        "case.status",
+        _stream(case.origin_case),
+        {
+            "case": case.origin_case,
+            "action": action,
+            "status": status,
+            "reason": reason,
+            "number": case.number,
+            "due_date": case.due_date.isoformat() if case.due_date else None,
+            "results": {},
+        },
+    )
 
 
 @on_message("case.delivered")

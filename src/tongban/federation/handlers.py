@@ -25,6 +25,10 @@ Preparer = Callable[[Session, "Federation", dict[str, Any]], dict[str, Any]]
 HANDLERS: dict[str, Handler] = {}
 REQUEST_HANDLERS: dict[str, RequestHandler] = {}
 PREPARERS: dict[str, Preparer] = {}
+# What a message that became a dead letter still does (tell the sender it was not taken).
+DEAD: dict[str, Handler] = {}
+# Kinds whose order does not matter (notices): applied as they come, whatever their number.
+UNORDERED: set[str] = set()
 # The modules that register kinds; imported on first look-up so that every process (web,
 # worker, CLI) knows them all, whichever module it started from.
 _FEATURES = ("tongban.federation.forwarding", "tongban.federation.sharing")
@@ -35,12 +39,34 @@ def _load() -> None:
         importlib.import_module(name)
 
 
-def on_message(kind: str) -> Callable[[Handler], Handler]:
+def on_message(kind: str, *, ordered: bool = True) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
         HANDLERS[kind] = fn
+        if not ordered:
+            UNORDERED.add(kind)
         return fn
 
     return register
+
+
+def on_dead(kind: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        DEAD[kind] = fn
+        return fn
+
+    return register
+
+
+def is_unordered(kind: str) -> bool:
+    _load()
+    return kind in UNORDERED
+
+
+def dead(session: Session, fed: Federation, peer: Peer, envelope: Envelope) -> None:
+    _load()
+    fn = DEAD.get(envelope.type)
+    if fn is not None:
+        fn(session, fed, peer, envelope)
 
 
 def on_request(kind: str) -> Callable[[RequestHandler], RequestHandler]:

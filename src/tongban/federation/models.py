@@ -30,6 +30,11 @@ class Peer(Base):
     trust_fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status_list: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     status_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The worker's last attempt to fetch its lists (None: due now, e.g. after trust.changed).
+    refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Whether we answer the peer's look-ups of a person's base record (人口库), not only of
+    # licenses of the agreed types: an agreement of its own.
+    share_records: Mapped[bool] = mapped_column(Boolean, default=False)
     # The peer as a principal here: the cases it hands in are made by this account, which
     # cannot log in.
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
@@ -114,8 +119,11 @@ class InboxMessage(Base):
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the sender's created_at
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     envelope_enc: Mapped[str] = mapped_column(Text)  # the signed message: evidence
+    # pending -> applied | failed (a dead letter) | skipped (an administrator moved past it);
+    # a request: answered
     status: Mapped[str] = mapped_column(String(10), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # after a failure
     last_error: Mapped[str | None] = mapped_column(Text)
     applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reply_enc: Mapped[str | None] = mapped_column(Text)  # a request's signed answer

@@ -122,6 +122,9 @@ def fetch(
         consent = sharing.give_consent(
             db, principal, ConsentCreate(region=region, purpose=purpose, days=days)
         )
+        # Committed before asking the peer: on SQLite an open write would hold the database
+        # while we wait for it. The consent stands either way (it can be withdrawn below).
+        db.commit()
         found = sharing.fetch_from_peer(db, fed, principal, consent.id)
     except DomainError as exc:
         if exc.status >= 500 and exc.code != "peer_unavailable":
@@ -190,6 +193,19 @@ def admin_add_peer(
     return RedirectResponse("/admin/federation", status_code=303)
 
 
+@router.post("/admin/federation/dead-letters/in/{message_id}/skip")
+def admin_skip(
+    request: Request,
+    db: DbSession,
+    message_id: str,
+    principal: Annotated[Principal, Depends(ADMINS)],
+    csrf_token: Annotated[str | None, Form()] = None,
+) -> Response:
+    verify_csrf(request, csrf_token)
+    service.skip(db, f"account:{principal.account_id}", message_id[:32])
+    return RedirectResponse("/admin/federation", status_code=303)
+
+
 @router.post("/admin/federation/dead-letters/{direction}/{message_id}/replay")
 def admin_replay(
     request: Request,
@@ -202,5 +218,6 @@ def admin_replay(
     verify_csrf(request, csrf_token)
     if direction not in ("in", "out"):
         raise DomainError(code="not_found", title="页面不存在", title_en="Not found", status=404)
-    service.replay(db, f"account:{principal.account_id}", direction, message_id[:32])
+    actor = f"account:{principal.account_id}"
+    service.replay(db, federation_of(request), actor, direction, message_id[:32])
     return RedirectResponse("/admin/federation", status_code=303)

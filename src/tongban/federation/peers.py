@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -181,7 +181,11 @@ def _peer_license_types(fed: Federation, url: str) -> dict[str, dict[str, str]]:
         raise PeerUnavailable("?", str(exc)) from exc
     if status != 200 or not isinstance(found, list):
         raise PeerUnavailable("?", f"license types: HTTP {status}")
-    return {str(t["key"]): t for t in found if isinstance(t, dict) and "key" in t}
+    return {
+        t["key"]: {"key": t["key"], "code": t["code"], "name": str(t.get("name") or t["key"])}
+        for t in found
+        if isinstance(t, dict) and isinstance(t.get("key"), str) and isinstance(t.get("code"), str)
+    }
 
 
 @dataclass(frozen=True)
@@ -190,6 +194,7 @@ class PeerRequest:
     fingerprint: str | None  # the root key's SM3, compared out of band; None: trust on first use
     agree: tuple[str, ...] = ()  # our type keys (KEY, or KEY=PEER_CODE)
     agree_shared: bool = False  # every type both catalogs have under the same key
+    share_records: bool = False  # answer its look-ups of a person's base record too
 
 
 def add_peer(session: Session, fed: Federation, actor: str, req: PeerRequest) -> Peer:
@@ -210,6 +215,9 @@ def add_peer(session: Session, fed: Federation, actor: str, req: PeerRequest) ->
     region = trust.region_code
     if region == fed.region or not is_region_code(region):
         raise validation_failed([FieldError("url", f"对方地区代码 {region} 无效", "invalid")])
+    # Everything asked of the peer before anything is written here (on SQLite a write would
+    # hold the database while we wait for it).
+    offered = _peer_license_types(fed, url) if req.agree or req.agree_shared else {}
     pinned = root_fingerprint_of(trust.root_key)
     peer = session.get(Peer, region)
     if peer is None:
@@ -230,13 +238,13 @@ def add_peer(session: Session, fed: Federation, actor: str, req: PeerRequest) ->
     peer.name = trust.region_name or region_name(region)
     peer.url = url
     peer.root_fingerprint = pinned
-    _store_trust(peer, document, trust)
+    peer.share_records = req.share_records
+    _store_trust(peer, document, trust, force=True)
     peer.active = True
+    peer.refreshed_at = None  # its status list: fetched by the worker's next pass
     session.flush()
     if req.agree or req.agree_shared:
-        offered = _peer_license_types(fed, url)
-        pairs = _agreed_pairs(session, offered, req.agree, req.agree_shared)
-        set_agreements(session, peer, pairs)
+        set_agreements(session, peer, _agreed_pairs(session, offered, req.agree, req.agree_shared))
     fed.registry.signing.ensure(session, FEDERATION, fed.owner)
     record(
         session,
@@ -270,7 +278,14 @@ def _peer_account(session: Session, region: str) -> Account:
     return account
 
 
-def _store_trust(peer: Peer, document: dict[str, Any], trust: TrustList) -> None:
+def _store_trust(
+    peer: Peer, document: dict[str, Any], trust: TrustList, *, force: bool = False
+) -> None:
+    """Keep a fetched list, unless it is older than the one we have: an old list replayed by
+    a cache or a proxy (still within its validity) must not bring back a key since revoked."""
+    kept = peer.trust_list.get("issued_at") if peer.trust_list else None
+    if not force and kept and str(document.get("issued_at")) < str(kept):
+        raise TrustListRefused("trust_list_invalid", "older than the list already kept")
     peer.trust_list = document
     peer.trust_next_update = datetime.fromtimestamp(trust.next_update, UTC)
     peer.trust_fetched_at = utcnow()
@@ -375,6 +390,7 @@ def refresh_peer(sessions: Sessions, fed: Federation, region: str) -> bool:
     with sessions() as session:
         peer = active_peer(session, region)
         url, pin = peer.url, peer.root_fingerprint
+        peer.refreshed_at = utcnow()  # tried now, whatever comes of it
     try:
         document, trust = fetch_trust_list(fed, url, pin)
         if trust.region_code != region:
@@ -419,14 +435,23 @@ def _fetch_status_list(fed: Federation, url: str, trust: TrustList) -> dict[str,
     return checked
 
 
+RETRY_FAILED_REFRESH_SECONDS = 300
+
+
 def due_for_refresh(session: Session, fed: Federation) -> list[str]:
-    """Peers whose lists were fetched longer ago than the refresh interval (or never)."""
-    now = utcnow().timestamp()
-    every = fed.settings.federation_refresh_minutes * 60
+    """Peers whose lists are due: never tried (just added, or told us its keys changed), or
+    last tried longer ago than the refresh interval — or than five minutes, if that try failed
+    (a peer away is not asked on every pass)."""
+    now = utcnow()
+    every = timedelta(minutes=fed.settings.federation_refresh_minutes)
     due = []
     for peer in session.scalars(select(Peer).where(Peer.active.is_(True))):
-        fetched = peer.status_fetched_at or peer.trust_fetched_at
-        if peer.status_fetched_at is None or now - fetched.timestamp() >= every:
+        if peer.refreshed_at is None:
+            due.append(peer.region_code)
+            continue
+        failed = peer.last_error_at is not None and peer.last_error_at >= peer.refreshed_at
+        wait = min(every, timedelta(seconds=RETRY_FAILED_REFRESH_SECONDS)) if failed else every
+        if now - peer.refreshed_at >= wait:
             due.append(peer.region_code)
     return due
 

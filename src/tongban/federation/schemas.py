@@ -4,10 +4,10 @@ documents of the administrator's API."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 Text = Annotated[str, Field(max_length=2000)]
 Short = Annotated[str, Field(min_length=1, max_length=200)]
@@ -62,7 +62,7 @@ class ForwardIn(Strict):
     form: dict[str, Any]
     delivery_method: Annotated[str, Field(pattern=r"^(pickup|post|electronic)$")]
     delivery_address: Text | None = None
-    signed_at: datetime | None = None
+    signed_at: AwareDatetime | None = None
     files: list[FileIn] = []
     licenses: list[LicenseIn] = []
     results_wanted: list[Annotated[str, Field(max_length=80)]] = []
@@ -111,8 +111,8 @@ class ConsentIn(Strict):
     id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
     person: PersonIn
     purpose: Short
-    given_at: datetime
-    expires_at: datetime
+    given_at: AwareDatetime
+    expires_at: AwareDatetime
 
 
 class LookupIn(Strict):
@@ -151,6 +151,7 @@ class PeerAdd(BaseModel):
     fingerprint: Annotated[str | None, Field(pattern=r"^[0-9a-fA-F]{64}$")] = None
     agree: list[Annotated[str, Field(max_length=120)]] = Field(default=[], max_length=200)
     agree_shared: bool = False
+    share_records: bool = False  # answer the peer's look-ups of a person's base record too
 
 
 class AgreementsPut(BaseModel):

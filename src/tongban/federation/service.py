@@ -20,11 +20,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from pydantic import ValidationError
+from sqlalchemy import delete, func, literal, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from tongban.audit.service import record
+from tongban.common.logging import mask_text
+from tongban.common.regions import region_name
 from tongban.crypto.trustlist import TrustList
 from tongban.db import utcnow
 from tongban.errors import DomainError, NotFound
@@ -49,7 +52,7 @@ log = logging.getLogger("tongban.federation")
 OUTBOX_FIELD = "federation.outbox"
 INBOX_FIELD = "federation.inbox"
 REPLY_FIELD = "federation.reply"
-MAX_APPLY_ATTEMPTS = 5
+MAX_APPLY_ATTEMPTS = 10  # with the backoff, a few minutes before a message is a dead letter
 REQUEST_FRESH_SECONDS = 300  # a request is answered at once; an older one is a replay
 
 
@@ -57,15 +60,37 @@ REQUEST_FRESH_SECONDS = 300  # a request is answered at once; an older one is a 
 
 
 def enqueue(
-    session: Session, reg: Registry, peer_region: str, kind: str, stream: str, body: Any
+    session: Session,
+    reg: Registry,
+    peer_region: str,
+    kind: str,
+    stream: str,
+    body: Any,
+    *,
+    inline_bytes: int = 0,
 ) -> OutboxMessage:
     """A message to a peer, in the caller's transaction: it goes if and only if the change
-    it tells of is committed. Messages of one stream are numbered in the order written."""
-    active_peer(session, peer_region)
+    it tells of is committed. Messages of one stream are numbered in the order written. A
+    peer we stopped trusting still gets its messages written (they wait, and die of age, unless
+    it is trusted again): what happens here must not fail because of it. `inline_bytes`: the
+    files the message will carry inline when it is sent (base64 makes them a third larger)."""
+    if session.get(Peer, peer_region) is None:
+        raise DomainError(
+            code="peer_not_trusted",
+            title=f"未与{region_name(peer_region)}建立互信，暂不能跨省转交",
+            title_en=f"Region {peer_region} is not a trusted peer: nothing can be sent to it",
+            status=409,
+        )
     text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
     size = len(text.encode())
-    if size > reg.settings.federation_max_message_mb << 20:
-        raise MessageRefused("message_too_large", f"{size} bytes")
+    if size + inline_bytes * 4 // 3 > reg.settings.federation_max_message_mb << 20:
+        raise DomainError(
+            code="message_too_large",
+            title="材料过大，无法网上转交，请联系窗口",
+            title_en="Too large to send to the other region (its papers included)",
+            status=413,
+            detail=f"{size + inline_bytes} bytes",
+        )
     row = OutboxMessage(
         id=env.new_id(),
         peer_region=peer_region,
@@ -136,7 +161,7 @@ Outcome = tuple[str, str | None, dict[str, Any] | None]  # outcome, what went wr
 def send_pending(sessions: Sessions, fed: Federation, limit: int = 2000) -> SendReport:
     """One pass over the due messages, oldest first, in batches per peer. A peer that cannot
     be reached is left alone for the rest of the pass (its messages wait their backoff)."""
-    report = SendReport()
+    report = SendReport(dead=_expire(sessions, fed))
     tried: set[str] = set()
     down: set[str] = set()
     while len(tried) < limit:
@@ -164,6 +189,24 @@ def send_pending(sessions: Sessions, fed: Federation, limit: int = 2000) -> Send
     return report
 
 
+def _expire(sessions: Sessions, fed: Federation) -> int:
+    """Messages still owed after the dead-letter age (to a peer away that long, or one we no
+    longer trust) become dead letters, visible and replayable."""
+    limit = utcnow() - timedelta(hours=fed.settings.federation_dead_after_hours)
+    with sessions() as session:
+        expired = session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.status == "pending", OutboxMessage.created_at < limit)
+            .values(
+                status="dead",
+                last_error=literal("not taken within the dead-letter age; last: ")
+                + func.coalesce(OutboxMessage.last_error, "no answer"),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(expired, "rowcount", 0) or 0)
+
+
 def _due(now: datetime) -> Any:
     return (
         (OutboxMessage.status == "pending")
@@ -179,7 +222,11 @@ def _claim_batch(
     attempt counted, committed) and signed; the batch stops short of the body limit."""
     now = utcnow()
     with sessions() as session:
-        first = select(OutboxMessage.peer_region).where(_due(now))
+        first = (
+            select(OutboxMessage.peer_region)
+            .join(Peer, Peer.region_code == OutboxMessage.peer_region)
+            .where(_due(now), Peer.active.is_(True))
+        )
         if tried:
             first = first.where(OutboxMessage.id.not_in(tried))
         if down:
@@ -199,26 +246,31 @@ def _claim_batch(
                 .with_for_update(skip_locked=True)
             )
         )
-        if not rows:  # another worker took them a moment ago
-            tried.add(f"none:{peer_region}")
+        if not rows:  # another worker holds them: leave this peer to it for this pass
+            down.add(peer_region)
             return _Batch(peer_region, "", [], [])
-        peer = session.get(Peer, peer_region)
+        peer = active_peer(session, peer_region)
         until = now + timedelta(seconds=fed.settings.federation_timeout_seconds + 30)
-        if peer is None or not peer.active:
-            for row in rows:
-                row.attempts += 1
-            return _Batch(peer_region, "", [], [r.id for r in rows])
         kid, signer = fed.signer(session)
         budget = (fed.settings.federation_max_message_mb << 20) // 2
         documents: list[dict[str, Any]] = []
+        broken: list[str] = []
         for row in rows:
-            document = _signed(session, fed, row, kid, signer)
-            budget -= len(json.dumps(document, ensure_ascii=False))
+            try:
+                with session.begin_nested():
+                    document = _signed(session, fed, row, kid, signer)
+            except Exception as exc:  # it can never be sent (a file it names is gone)
+                row.status, row.last_error = "dead", f"cannot be prepared: {describe(exc)}"
+                log.error("message %s to %s cannot be prepared: %s", row.id, peer_region, exc)
+                broken.append(row.id)
+                continue
+            budget -= len(json.dumps(document, ensure_ascii=False).encode())
             if documents and budget < 0:
                 break  # the next batch takes it
             row.attempts += 1
             row.claimed_until = until
             documents.append(document)
+        tried.update(broken)
         return _Batch(peer_region, peer.url, documents, [])
 
 
@@ -281,8 +333,9 @@ def _post_batch(sessions: Sessions, fed: Federation, batch: _Batch) -> dict[str,
             )
         else:
             error = result.get("error")
+            said = error.get("status") if isinstance(error, dict) else None
             out[message_id] = _refusal_outcome(
-                int(error.get("status", 500)) if isinstance(error, dict) else 500, error
+                said if isinstance(said, int) and 400 <= said <= 599 else 500, error
             )
     return out
 
@@ -333,6 +386,21 @@ def _record_outcomes(
                 row.next_attempt_at = utcnow() + timedelta(seconds=backoff(fed, row.attempts))
                 finals[row.id] = "pending"
     return finals
+
+
+def describe(exc: BaseException) -> str:
+    """What went wrong, for a dead letter's note and the log: the kind of error and where,
+    never the values (a body's fields, a statement's parameters hold personal data)."""
+    if isinstance(exc, ValidationError):
+        where = "; ".join(
+            ".".join(str(p) for p in e["loc"]) + f" {e['type']}" for e in exc.errors()
+        )
+        return f"ValidationError: {where}"[:500]
+    if isinstance(exc, SQLAlchemyError):
+        return f"{type(exc).__name__}: {type(getattr(exc, 'orig', None) or exc).__name__}"
+    if isinstance(exc, DomainError):
+        return f"{exc.code}: {exc.title_en}"[:500]
+    return mask_text(f"{type(exc).__name__}: {exc}")[:500]
 
 
 def backoff(fed: Federation, attempts: int) -> float:
@@ -527,9 +595,16 @@ def apply_ready(sessions: Sessions, fed: Federation, streams: list[tuple[str, st
     by_peer: dict[str, set[str]] = {}
     for peer_region, stream in streams:
         by_peer.setdefault(peer_region, set()).add(stream)
-    with sessions() as session:
-        for peer_region in sorted(by_peer):
-            applied += _apply_peer(session, fed, peer_region, sorted(by_peer[peer_region]))
+    for attempt in range(2):
+        try:
+            with sessions() as session:
+                for peer_region in sorted(by_peer):
+                    applied += _apply_peer(session, fed, peer_region, sorted(by_peer[peer_region]))
+            return applied
+        except RefreshNeeded as needed:  # rolled back: fetch the list, then once more
+            applied = 0
+            if attempt or not refresh_for_unknown_key(sessions, fed, needed.region):
+                return 0  # the worker tries again on its next pass
     return applied
 
 
@@ -549,14 +624,52 @@ def _apply_peer(session: Session, fed: Federation, peer_region: str, names: list
     ):
         waiting.setdefault(row.stream, []).append(row)
     applied = 0
+    now = utcnow()
     for stream in names:
         cursor = cursors[stream]
         for row in waiting.get(stream, []):
-            if row.seq != cursor.applied_seq + 1 or not _apply_one(session, fed, peer, row):
-                break  # a gap (still on its way) or a failure: the rest of the stream waits
+            unordered = handlers.is_unordered(row.type)
+            if row.retry_at is not None and row.retry_at > now:
+                if unordered:
+                    continue
+                break  # failed a moment ago: it (and what follows it) waits its backoff
+            if unordered:
+                if _apply_one(session, fed, peer, row):
+                    cursor.applied_seq = max(cursor.applied_seq, row.seq)
+                    applied += 1
+                continue  # a notice: its neighbours do not wait for it
+            if row.seq <= cursor.applied_seq:
+                _out_of_sequence(row, cursor.applied_seq)
+                continue
+            if row.seq != cursor.applied_seq + 1:
+                break  # a gap: the one before it is still on its way
+            if not _apply_one(session, fed, peer, row):
+                break  # a failure: the rest of the stream waits for it
             cursor.applied_seq = row.seq
             applied += 1
     return applied
+
+
+def _out_of_sequence(row: InboxMessage, applied_seq: int) -> None:
+    """A new message numbered as one already applied: the sender's numbering went back (its
+    database restored from a backup). Applying it could undo a later step: a dead letter for
+    an administrator to apply anyway or skip."""
+    row.status = "failed"
+    row.last_error = (
+        f"out of sequence: {row.seq} after {applied_seq} already applied "
+        "(the sender restored from a backup?)"
+    )
+    log.error("message %s from %s: %s", row.message_id, row.peer_region, row.last_error)
+
+
+class RefreshNeeded(Exception):
+    """A handler met a key of the peer that our copy of its list lacks: the list is fetched
+    after the transaction (never during it: on SQLite that would hold the write lock while
+    waiting for the peer), then the message is applied again."""
+
+    def __init__(self, region: str) -> None:
+        super().__init__(f"the trust list of {region} is to be fetched")
+        self.region = region
 
 
 def _apply_one(session: Session, fed: Federation, peer: Peer, row: InboxMessage) -> bool:
@@ -567,14 +680,19 @@ def _apply_one(session: Session, fed: Federation, peer: Peer, row: InboxMessage)
             raise LookupError(f"no handler for message type {row.type!r}")
         with session.begin_nested():
             handler(session, fed, peer, env.parse(document))
-    except Exception as exc:  # kept, counted, retried, then a dead letter
+    except RefreshNeeded:
+        raise
+    except Exception as exc:  # kept, counted, retried with backoff, then a dead letter
         row.attempts += 1
-        row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+        row.last_error = describe(exc)
+        row.retry_at = utcnow() + timedelta(seconds=backoff(fed, row.attempts))
         if row.attempts >= MAX_APPLY_ATTEMPTS or handler is None:
             row.status = "failed"
             log.error("message %s from %s failed: %s", row.message_id, peer.region_code, exc)
+            with session.begin_nested():
+                handlers.dead(session, fed, peer, env.parse(document))
         return False
-    row.status, row.applied_at, row.last_error = "applied", utcnow(), None
+    row.status, row.applied_at, row.last_error, row.retry_at = "applied", utcnow(), None, None
     return True
 
 
@@ -690,12 +808,14 @@ def request(
         raise PeerUnavailable(peer_region, "the answer is not to this request")
     refused = reply.body.get("refused")
     if isinstance(refused, dict):
+        said = refused.get("status")
         raise DomainError(
-            code=str(refused.get("code", "peer_refused")),
-            title=str(refused.get("title", "对方地区拒绝了该请求")),
-            title_en=str(refused.get("title_en", "The peer region refused the request")),
-            status=int(refused.get("status", 409)),
-            detail=str(refused.get("detail") or "") or None,
+            code=str(refused.get("code", "peer_refused"))[:60],
+            title=str(refused.get("title", "对方地区拒绝了该请求"))[:200],
+            title_en=str(refused.get("title_en", "The peer region refused the request"))[:200],
+            # The peer's word, but never a 5xx of ours nor a 2xx.
+            status=said if isinstance(said, int) and 400 <= said <= 499 else 409,
+            detail=(str(refused.get("detail") or "") or None),
         )
     answer_body: dict[str, Any] = reply.body
     return answer_body
@@ -713,12 +833,10 @@ def answer(sessions: Sessions, fed: Federation, document: Any) -> dict[str, Any]
     if handler is None:
         raise MessageRefused("message_malformed", f"unknown request type {envelope.type}")
     with sessions() as session:
-        earlier = _inbox_row(session, envelope.sender, envelope.id)
-        if earlier is not None and earlier.reply_enc is not None:
-            kept: dict[str, Any] = json.loads(
-                fed.registry.keyring.decrypt(session, REPLY_FIELD, earlier.reply_enc)
-            )
-            return kept
+        if _inbox_row(session, envelope.sender, envelope.id) is not None:
+            # Answered once. The answer may carry personal data: a copy of the request seen
+            # again is a replay (a requester makes a new one for each question), not a retry.
+            raise MessageRefused("message_duplicate", f"request {envelope.id}")
     with sessions() as session:
         try:
             with session.begin_nested():
@@ -783,11 +901,11 @@ def announce_trust_change(session: Session, reg: Registry, why: str) -> int:
     return told
 
 
-@handlers.on_message("trust.changed")
+@handlers.on_message("trust.changed", ordered=False)
 def _on_trust_changed(session: Session, fed: Federation, peer: Peer, envelope: Envelope) -> None:
     # Its list was fetched to check this message if the key was new to us; either way the
     # worker fetches it (and its status list) again on its next pass.
-    peer.status_fetched_at = None
+    peer.refreshed_at = None
 
 
 # -- what the administrator sees and does ------------------------------------------------------
@@ -889,26 +1007,24 @@ def dead_letters(session: Session) -> list[DeadLetter]:
     return out + inbox
 
 
-def replay(session: Session, actor: str, direction: str, message_id: str) -> None:
+def replay(session: Session, fed: Federation, actor: str, direction: str, message_id: str) -> None:
     """A dead letter goes again: an undelivered one is sent anew (same id, so the peer still
-    takes it once), an unapplied one is applied anew; the replay is audited."""
+    takes it once), an unapplied one is applied anew — one out of sequence at once, out of
+    order, as the administrator decided; the replay is audited."""
     if direction == "out":
         row = session.get(OutboxMessage, message_id, with_for_update=True)
         if row is None or row.status != "dead":
-            raise NotFound("dead_letter_not_found", "没有这封死信", "No such dead letter")
+            raise _no_dead_letter()
         row.status, row.attempts, row.next_attempt_at = "pending", 0, utcnow()
         row.created_at = utcnow()  # its age counts from the replay, or it would die again at once
         peer_region = row.peer_region
     else:
-        found = session.scalars(
-            select(InboxMessage).where(
-                InboxMessage.message_id == message_id, InboxMessage.status == "failed"
-            )
-        ).first()
-        if found is None:
-            raise NotFound("dead_letter_not_found", "没有这封死信", "No such dead letter")
-        found.status, found.attempts = "pending", 0
+        found = _inbox_dead_letter(session, message_id)
+        found.status, found.attempts, found.retry_at = "pending", 0, None
         peer_region = found.peer_region
+        cursor = _locked_cursors(session, peer_region, [found.stream])[found.stream]
+        if found.seq <= cursor.applied_seq:
+            _apply_one(session, fed, active_peer(session, peer_region), found)
     record(
         session,
         actor=actor,
@@ -917,3 +1033,80 @@ def replay(session: Session, actor: str, direction: str, message_id: str) -> Non
         subject_id=message_id,
         details={"direction": direction, "peer": peer_region},
     )
+
+
+def skip(session: Session, actor: str, message_id: str) -> None:
+    """An administrator gives up on a message received (its sender will not fix it): it is
+    set aside, audited, and its stream goes on after it."""
+    found = _inbox_dead_letter(session, message_id)
+    found.status, found.retry_at = "skipped", None
+    cursor = _locked_cursors(session, found.peer_region, [found.stream])[found.stream]
+    if found.seq == cursor.applied_seq + 1:
+        cursor.applied_seq = found.seq
+    record(
+        session,
+        actor=actor,
+        action="federation.skipped",
+        subject_type="message",
+        subject_id=message_id,
+        details={"peer": found.peer_region, "stream": found.stream, "seq": found.seq},
+    )
+
+
+def _inbox_dead_letter(session: Session, message_id: str) -> InboxMessage:
+    found = session.scalars(
+        select(InboxMessage).where(
+            InboxMessage.message_id == message_id, InboxMessage.status == "failed"
+        )
+    ).first()
+    if found is None:
+        raise _no_dead_letter()
+    return found
+
+
+def _no_dead_letter() -> NotFound:
+    return NotFound("dead_letter_not_found", "没有这封死信", "No such dead letter")
+
+
+def resend_since(session: Session, actor: str, peer_region: str, since: datetime) -> int:
+    """After the peer restored its database from a backup it lacks what we sent since: every
+    message to it written since then goes again (with its id: what it still has, it answers
+    "duplicate"). Returns how many."""
+    again = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.peer_region == peer_region,
+            OutboxMessage.status == "sent",
+            OutboxMessage.created_at >= since,
+        )
+        .values(status="pending", attempts=0, next_attempt_at=utcnow(), claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    count = int(getattr(again, "rowcount", 0) or 0)
+    record(
+        session,
+        actor=actor,
+        action="federation.resent",
+        subject_type="region",
+        subject_id=peer_region,
+        details={"since": since.isoformat(), "messages": count},
+    )
+    return count
+
+
+def prune(session: Session, settings: Any) -> tuple[int, int]:
+    """Forget delivered and applied messages older than the accepted age (a copy of one that
+    old is refused anyway, so its id no longer needs remembering). Dead letters stay."""
+    limit = utcnow() - timedelta(days=settings.federation_message_max_age_days)
+    out = session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.status == "sent", OutboxMessage.created_at < limit
+        )
+    )
+    inbox = session.execute(
+        delete(InboxMessage).where(
+            InboxMessage.status.in_(("applied", "answered", "skipped")),
+            InboxMessage.received_at < limit,
+        )
+    )
+    return int(getattr(out, "rowcount", 0) or 0), int(getattr(inbox, "rowcount", 0) or 0)

@@ -32,7 +32,9 @@ from tongban.federation.envelope import Envelope
 from tongban.federation.handlers import on_message, on_request
 from tongban.federation.models import Peer, ReceivedConsent, SharingConsent
 from tongban.federation.peers import (
+    FORCED_REFRESH_SECONDS,
     Federation,
+    PeerUnavailable,
     active_peer,
     agreed_types,
     agreements,
@@ -54,6 +56,7 @@ from tongban.licenses.document import verify_document
 from tongban.licenses.identifier import InvalidIdentifier, parse_identifier
 from tongban.licenses.models import PeerLicense
 from tongban.licenses.service import Registry
+from tongban.notify.service import notify
 
 # -- checking a license of any region we trust -------------------------------------------------
 
@@ -68,18 +71,31 @@ class Checked:
 
 
 def checked_license(
-    session: Session, fed: Federation, document: Mapping[str, Any], peers: Mapping[str, TrustList]
+    session: Session,
+    fed: Federation,
+    document: Mapping[str, Any],
+    peers: Mapping[str, TrustList],
+    *,
+    fetch: bool = True,
 ) -> Checked:
     """A license document, ours or a trusted peer's, checked in full: signature by a key of
     the issuing region's list, validity, and its status (ours from the registry; a peer's
-    from its status list as last fetched, else as the peer's signed message vouches)."""
+    from its status list as last fetched, else as the peer's signed message vouches).
+
+    A department of the peer may have signed with a key newer than our copy of its list (made
+    at its first license): its current list, pinned to the same root, decides — fetched here
+    (`fetch`), or, while a message is being applied (no waiting on a peer inside that
+    transaction), by raising RefreshNeeded so the list is fetched after it and the message
+    applied again; a key still unknown then is unknown."""
     lists = {**licenses.trust_lists(session, fed.registry), **peers}
     first = verify_document(document, lists, today=licenses.today(), status=None)
     if first.reason == "license_unknown_key":
-        # A department of the peer may have signed with a key newer than our copy of its list
-        # (made at its first license): its current list, pinned to the same root, decides.
-        lists = {**lists, **_current_lists(session, fed, document, peers)}
-        first = verify_document(document, lists, today=licenses.today(), status=None)
+        region = issuing_region(str(document.get("identifier", "")))
+        if fetch:
+            lists = {**lists, **_current_lists(session, fed, document, peers)}
+            first = verify_document(document, lists, today=licenses.today(), status=None)
+        elif region is not None and region in peers and not _fetched_lately(fed, region):
+            raise messages.RefreshNeeded(region)
     region = first.region
     if not first.valid or region is None:
         raise _not_accepted(first.reason or "license_invalid")
@@ -104,6 +120,11 @@ def checked_license(
         local_type_key=local,
         holder_id=str((document.get("holder") or {}).get("id", "")),
     )
+
+
+def _fetched_lately(fed: Federation, region: str | None) -> bool:
+    last = fed.forced_refresh.get(region or "")
+    return last is not None and time.monotonic() - last < FORCED_REFRESH_SECONDS
 
 
 def _current_lists(
@@ -174,7 +195,8 @@ def _type_key(session: Session, row: Any) -> str:
 
 
 def give_consent(session: Session, principal: Principal, req: ConsentCreate) -> SharingConsent:
-    """The person lets this region fetch their licenses (and record) from a peer region."""
+    """The person lets this region fetch their licenses (and record) from a peer region. The
+    same consent again (a retry, a second click) is the one already given, while it lasts."""
     if principal.person_id is None:
         raise DomainError(
             code="no_person",
@@ -183,6 +205,18 @@ def give_consent(session: Session, principal: Principal, req: ConsentCreate) -> 
             status=403,
         )
     active_peer(session, req.region)
+    earlier = session.scalars(
+        select(SharingConsent).where(
+            SharingConsent.person_id == principal.person_id,
+            SharingConsent.peer_region == req.region,
+            SharingConsent.purpose == req.purpose.strip(),
+            SharingConsent.with_record.is_(req.with_record),
+            SharingConsent.withdrawn_at.is_(None),
+            SharingConsent.expires_at > utcnow(),
+        )
+    ).first()
+    if earlier is not None:
+        return earlier
     consent = SharingConsent(
         id=env.new_id(),
         person_id=principal.person_id,
@@ -330,19 +364,36 @@ def _refuse(code: str, title: str, title_en: str, status: int = 409) -> DomainEr
 def _answer_lookup(
     session: Session, fed: Federation, peer: Peer, envelope: Envelope
 ) -> dict[str, Any]:
+    """The person's licenses of the agreed types (and base record, if we agreed to share
+    records with this peer), under the consent the asking region says it was given.
+
+    We cannot see the person agree: we rely on the asking region's signed word, as we rely on
+    its identification of an applicant. What bounds it: a consent lives at most a year and is
+    bound to one person; a withdrawal the asking region tells us of is final; only agreed
+    types leave; and every disclosure is told to the person here (their inbox and data-usage
+    list), so a consent nobody gave is seen by the one it names."""
     try:
         body = LookupIn.model_validate(envelope.body)
     except ValidationError as exc:
-        raise validation_failed([FieldError("body", str(exc)[:300], "invalid")]) from exc
+        raise validation_failed([FieldError("body", "请求内容无法识别", "invalid")]) from exc
     consent = body.consent
-    if consent.expires_at <= utcnow() or consent.given_at > utcnow() + timedelta(minutes=5):
-        raise _refuse("consent_expired", "授权已过期", "The consent has expired")
+    now = utcnow()
+    if (
+        consent.expires_at <= now
+        or consent.given_at > now + timedelta(minutes=5)
+        or consent.expires_at > consent.given_at + timedelta(days=366)
+    ):
+        raise _refuse("consent_expired", "授权已过期或期限无效", "The consent is out of date")
     received = _received_consent(session, peer, body)
     if received.withdrawn_at is not None:
         raise _refuse("consent_withdrawn", "本人已撤回授权", "The person withdrew the consent")
     person = find_person_by_id_number(session, fed.registry.keyring, consent.person.id_number)
     if person is None or person.name != consent.person.name:
-        raise _refuse("person_not_found", "本地区没有此人的记录", "No such person here", 404)
+        # Said as "nothing to share", not "no such person": the answer is no test of who
+        # lives here.
+        return {"licenses": [], "not_shared": [], "record": None}
+    if received.person_id not in (None, person.id):
+        raise _refuse("consent_mismatch", "授权不属于此人", "The consent was given by someone else")
     received.person_id = person.id
     received.uses += 1
     codes = license_type_codes(session)
@@ -366,12 +417,41 @@ def _answer_lookup(
             reason=f"{peer.name}：{consent.purpose}",
             details={"consent": consent.id},
         )
+    record_shared = (
+        body.record
+        and peer.share_records
+        # Only what our own registry holds: a person another region recorded here (as it
+        # identified them) is not ours to vouch for.
+        and not (person.real_name_provider or "").startswith("region:")
+    )
     answer: dict[str, Any] = {
         "licenses": [licenses.document_of(session, fed.registry, r) for r in rows],
         "not_shared": sorted(c for c in body.types if c not in by_code),
-        "record": _record_of(session, fed, peer, person, consent.purpose) if body.record else None,
+        "record": _record_of(session, fed, peer, person, consent.purpose)
+        if record_shared
+        else None,
     }
+    if rows or record_shared:
+        notify(
+            session,
+            person.id,
+            f"region:{peer.region_code}",
+            f"{peer.name}调取了您的数据",
+            f"经您在{peer.name}的授权（{consent.purpose}），本地区向其提供了"
+            + "、".join(
+                [licenses_type_name(session, r) for r in rows]
+                + (["户籍信息"] if record_shared else [])
+            )
+            + "。如非本人授权，请拨打政务服务热线。",
+            sms=False,
+        )
     return answer
+
+
+def licenses_type_name(session: Session, row: Any) -> str:
+    from tongban.catalog.models import LicenseType
+
+    return str(session.scalar(select(LicenseType.name).where(LicenseType.id == row.type_id)))
 
 
 def _received_consent(session: Session, peer: Peer, body: LookupIn) -> ReceivedConsent:
@@ -424,7 +504,7 @@ def _record_of(
     }
 
 
-@on_message("consent.withdrawn")
+@on_message("consent.withdrawn", ordered=False)
 def _on_consent_withdrawn(
     session: Session, fed: Federation, peer: Peer, envelope: Envelope
 ) -> None:
@@ -506,14 +586,45 @@ def verify_elsewhere(session: Session, fed: Federation, identifier: str) -> dict
     peer = session.get(Peer, region) if region else None
     if peer is None or not peer.active:
         raise NotFound("license_not_found", "证照不存在", "No such license")
+    cached = _VERIFIED.get((peer.region_code, identifier))
+    if cached is not None and time.monotonic() - cached[0] < VERIFIED_FOR_SECONDS:
+        return dict(cached[1])
     answer = messages.request(
         session, fed, peer.region_code, "license.verify", {"identifier": identifier}
     )
-    verification = dict(answer.get("verification") or {})
-    verification["region"] = peer.region_code
-    verification["region_name"] = region_name(peer.region_code)
-    verification["verified_by"] = "issuing_region"
-    return verification
+    verification = _verdict(answer.get("verification"), peer.region_code)
+    if len(_VERIFIED) > 10_000:
+        _VERIFIED.clear()
+    _VERIFIED[(peer.region_code, identifier)] = (time.monotonic(), verification)
+    return dict(verification)
+
+
+# The issuing region's verdicts, kept a minute per process: a page refreshed or a QR scanned
+# twice asks the peer once (and logs once for the holder there).
+VERIFIED_FOR_SECONDS = 60.0
+_VERIFIED: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
+
+
+def _verdict(found: Any, region: str) -> dict[str, Any]:
+    """The peer's verdict in our answer's shape, only the members we know, of their types."""
+    if not isinstance(found, Mapping) or not isinstance(found.get("valid"), bool):
+        raise PeerUnavailable(region, "the verdict does not read")
+    checks = [
+        {"check": str(c.get("check", ""))[:60], "ok": bool(c.get("ok")),
+         "detail": str(c.get("detail", ""))[:200]}
+        for c in found.get("checks") or []
+        if isinstance(c, Mapping)
+    ][:20]  # fmt: skip
+    status, reason = found.get("status"), found.get("reason")
+    return {
+        "valid": found["valid"],
+        "status": str(status)[:2] if status is not None else None,
+        "reason": str(reason)[:60] if reason is not None else None,
+        "checks": checks,
+        "region": region,
+        "region_name": region_name(region),
+        "verified_by": "issuing_region",
+    }
 
 
 @on_request("license.verify")
@@ -575,7 +686,7 @@ def peer_licenses_used(session: Session, reg: Registry, case: Any) -> None:
             )
 
 
-@on_message("license.used")
+@on_message("license.used", ordered=False)
 def _on_license_used(session: Session, fed: Federation, peer: Peer, envelope: Envelope) -> None:
     body = LicenseUsedIn.model_validate(envelope.body)
     row = licenses.find_license(session, body.identifier)

@@ -44,15 +44,26 @@ class PassReport:
 
 
 def run_pass(sessions: Sessions, fed: Federation) -> PassReport:
+    """Refresh, send, apply: each on its own, so trouble with one (a peer's list that will
+    not fetch, a message that will not sign) never stops the others."""
     report = PassReport()
-    with sessions() as session:
-        due = peers.due_for_refresh(session, fed)
-    for region in due:
-        peers.refresh_peer(sessions, fed, region)
-        report.refreshed += 1
-    sent = service.send_pending(sessions, fed)
-    report.sent, report.retried, report.dead = sent.sent, sent.retried, sent.dead
-    report.applied = service.apply_pending(sessions, fed)
+    try:
+        with sessions() as session:
+            due = peers.due_for_refresh(session, fed)
+        for region in due:
+            peers.refresh_peer(sessions, fed, region)
+            report.refreshed += 1
+    except Exception:  # the database away a moment: the next pass tries again
+        log.exception("refreshing peers failed")
+    try:
+        sent = service.send_pending(sessions, fed)
+        report.sent, report.retried, report.dead = sent.sent, sent.retried, sent.dead
+    except Exception:
+        log.exception("sending failed")
+    try:
+        report.applied = service.apply_pending(sessions, fed)
+    except Exception:
+        log.exception("applying failed")
     return report
 
 

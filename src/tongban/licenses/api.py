@@ -8,9 +8,11 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from tongban.access import AUTHENTICATED, PUBLIC, allow
+from tongban.common.ratelimit import rate_limited
 from tongban.deps import DbSession, RowId
 from tongban.errors import DomainError
 from tongban.federation import sharing
+from tongban.identity.api import client_address
 from tongban.identity.schemas import Role
 from tongban.identity.service import Principal
 from tongban.licenses import grants, service
@@ -174,6 +176,10 @@ def verify_registered(request: Request, db: DbSession, identifier: str) -> dict[
     fed = getattr(request.app.state, "federation", None)
     region = sharing.issuing_region(identifier)
     if fed is not None and region not in (None, fed.region):
+        # Each asks the issuing region: limited per client, as logins are.
+        wait = request.app.state.peer_verify_limiter.allow(client_address(request))
+        if wait is not None:
+            raise rate_limited(wait)
         return sharing.verify_elsewhere(db, fed, identifier)
     return service.verify_registered(db, registry_of(request), identifier).as_dict()
 

@@ -72,6 +72,13 @@ def keep(
     if row is None:
         row = PeerLicense(identifier=identifier, source=source, document_enc=sealed)
         session.add(row)
+    elif (row.person_id, row.enterprise_id) != (holder.person_id, holder.enterprise_id):
+        raise DomainError(
+            code="peer_license_held_by_another",
+            title="该证照已登记在他人名下",
+            title_en="This license is kept for another holder",
+            status=409,
+        )
     kind = str((document.get("holder") or {}).get("kind", "person"))
     row.region_code = region
     row.type_code = str(document["type"]["code"])

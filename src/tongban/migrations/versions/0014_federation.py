@@ -29,6 +29,8 @@ def upgrade() -> None:
         sa.Column("trust_fetched_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("status_list", sa.JSON(), nullable=True),
         sa.Column("status_fetched_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("refreshed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("share_records", sa.Boolean(), nullable=False),
         sa.Column("account_id", sa.Integer(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
@@ -101,6 +103,7 @@ def upgrade() -> None:
         sa.Column("envelope_enc", sa.Text(), nullable=False),
         sa.Column("status", sa.String(length=10), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("retry_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("applied_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("reply_enc", sa.Text(), nullable=True),
@@ -207,11 +210,13 @@ def upgrade() -> None:
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.add_column(sa.Column("remote_region", sa.String(length=6), nullable=True))
         batch_op.add_column(sa.Column("remote_number", sa.String(length=30), nullable=True))
+        batch_op.add_column(sa.Column("exchange_ref", sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column("origin_region", sa.String(length=6), nullable=True))
         batch_op.add_column(sa.Column("origin_case", sa.String(length=40), nullable=True))
         batch_op.add_column(sa.Column("origin_hall", sa.String(length=200), nullable=True))
         batch_op.add_column(sa.Column("origin_results", sa.JSON(), nullable=True))
         batch_op.create_index(batch_op.f("ix_cases_remote_region"), ["remote_region"])
+        batch_op.create_unique_constraint(batch_op.f("uq_cases_exchange_ref"), ["exchange_ref"])
         batch_op.create_unique_constraint(
             batch_op.f("uq_cases_origin_region"), ["origin_region", "origin_case"]
         )
@@ -224,11 +229,13 @@ def downgrade() -> None:
         batch_op.drop_column("region")
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("uq_cases_origin_region"), type_="unique")
+        batch_op.drop_constraint(batch_op.f("uq_cases_exchange_ref"), type_="unique")
         batch_op.drop_index(batch_op.f("ix_cases_remote_region"))
         batch_op.drop_column("origin_results")
         batch_op.drop_column("origin_hall")
         batch_op.drop_column("origin_case")
         batch_op.drop_column("origin_region")
+        batch_op.drop_column("exchange_ref")
         batch_op.drop_column("remote_number")
         batch_op.drop_column("remote_region")
     op.drop_table("peer_licenses")
