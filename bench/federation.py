@@ -116,13 +116,17 @@ def peers_add(db: Path, url: str) -> None:
     )  # fmt: skip
 
 
-def count(db: Path, query: Any) -> int:
+def scalar(db: Path, query: Any) -> Any:
     engine = make_engine(sqlite_url(db))
     try:
         with make_sessionmaker(engine)() as session:
-            return int(session.scalar(query) or 0)
+            return session.scalar(query)
     finally:
         engine.dispose()
+
+
+def count(db: Path, query: Any) -> int:
+    return int(scalar(db, query) or 0)
 
 
 def throughput(sh_db: Path, js_db: Path) -> tuple[float, float]:
@@ -196,7 +200,7 @@ def crypto_ceiling() -> float:
     return CRYPTO_CEILING / (time.perf_counter() - start)
 
 
-def case_delays(sh: str, js: str, js_db: Path) -> tuple[list[float], list[float]]:
+def case_delays(sh: str, js: str, sh_db: Path, js_db: Path) -> tuple[list[float], list[float]]:
     citizen = login(sh, "citizen3")
     consent = httpx.post(
         f"{sh}/api/v1/me/peer-consents",
@@ -217,9 +221,11 @@ def case_delays(sh: str, js: str, js_db: Path) -> tuple[list[float], list[float]
                 headers={**citizen, "idempotency-key": f"bench-{n}"},
             )
             made.raise_for_status()
-            origin = str(made.json()["id"])
-            there.append(until(lambda o=origin: _arrived(js_db, o), 60))
-            js_id = _case_id(js_db, origin)
+            case_id = int(made.json()["id"])
+            # The reference Shanghai gave the case between the regions (its stream's name).
+            ref = str(scalar(sh_db, select(Case.exchange_ref).where(Case.id == case_id)))
+            there.append(until(lambda r=ref: _arrived(js_db, r), 60))
+            js_id = _case_id(js_db, ref)
             for action in ("accept", "start_review", "approve"):
                 client.post(
                     f"{js}/api/v1/cases/{js_id}/transitions",
@@ -228,8 +234,8 @@ def case_delays(sh: str, js: str, js_db: Path) -> tuple[list[float], list[float]
                 ).raise_for_status()
             back.append(
                 until(
-                    lambda o=origin: (
-                        client.get(f"{sh}/api/v1/cases/{o}", headers=citizen).json()["status"]
+                    lambda c=case_id: (
+                        client.get(f"{sh}/api/v1/cases/{c}", headers=citizen).json()["status"]
                         == "approved"
                     ),
                     60,
@@ -269,7 +275,7 @@ def main() -> None:
             sent, applied = throughput(sh_db, js_db)
             http = http_ceiling(js)
             crypto = crypto_ceiling()
-            there, back = case_delays(sh, js, js_db)
+            there, back = case_delays(sh, js, sh_db, js_db)
     print("federation: two nodes (processes, SQLite) on loopback, one worker thread each")
     print(f"{'':46} {'per second':>12}")
     print(f"{'messages acknowledged (signed receipts)':46} {sent:12.0f}")

@@ -57,6 +57,7 @@ def _message(pair: sm2.KeyPair, **changes: Any) -> dict[str, Any]:
         "stream": "case:1",
         "seq": 1,
         "created_at": NOW,
+        "signed_at": NOW,  # the module's clock, however long the run before it took
         "body": {"id": "1", "applicant": {"name": "周晓东"}},
     }
     fields.update(changes)
@@ -137,14 +138,27 @@ def test_a_key_missing_from_the_current_list_stops_verifying(pair: sm2.KeyPair) 
 
 
 @pytest.mark.parametrize(
-    ("created", "reason"),
-    [(NOW - 7200, "message_too_old"), (NOW + 900, "message_from_future")],
+    ("created", "signed", "reason"),
+    [
+        (NOW - 7200, NOW, "message_too_old"),
+        (NOW + 900, NOW + 900, "message_from_future"),
+        (NOW, NOW - 900, "message_malformed"),  # signed before it was written
+    ],
 )
 def test_messages_outside_their_time_are_refused(
-    pair: sm2.KeyPair, created: int, reason: str
+    pair: sm2.KeyPair, created: int, signed: int, reason: str
 ) -> None:
     trust = _trust([_key(pair, activated_at=NOW - 10_000)])
-    assert _refusal(_message(pair, created_at=created), trust) == reason
+    assert _refusal(_message(pair, created_at=created, signed_at=signed), trust) == reason
+
+
+def test_a_message_written_before_a_rotation_is_checked_by_when_it_was_signed(
+    pair: sm2.KeyPair,
+) -> None:
+    """Written an hour ago under the old key, signed now by the new one: taken."""
+    new_key = _key(pair, activated_at=NOW - 60)
+    document = _message(pair, created_at=NOW - 3600, signed_at=NOW)
+    env.verify(document, _trust([new_key]), recipient=RECEIVER, now=NOW, max_age=7200)
 
 
 @pytest.mark.parametrize(

@@ -449,18 +449,7 @@ def store_upload(
             title_en="This material is already provided by the registry; nothing to upload",
             status=409,
         )
-    content_type = files.checked_upload(item.data, reg.settings.max_upload_mb * 1024 * 1024)
-    row, created = files.store_file(
-        session,
-        store,
-        reg.keyring,
-        case_id=case.id,
-        material_key=item.material_key,
-        data=item.data,
-        filename=files.clean_filename(item.filename, content_type),
-        content_type=content_type,
-        account_id=principal.account_id,
-    )
+    row, created = _keep_file(session, reg, store, principal, case, item)
     if created and case.status != "draft":
         _event(
             session,
@@ -472,6 +461,29 @@ def store_upload(
             f"{material['name']}：{row.filename}",
         )
     return row, created
+
+
+def _keep_file(
+    session: Session,
+    reg: Registry,
+    store: files.FileStore,
+    principal: Principal,
+    case: Case,
+    item: Upload,
+) -> tuple[CaseFile, bool]:
+    """A file checked by its bytes and kept for one of the case's materials."""
+    content_type = files.checked_upload(item.data, reg.settings.max_upload_mb * 1024 * 1024)
+    return files.store_file(
+        session,
+        store,
+        reg.keyring,
+        case_id=case.id,
+        material_key=item.material_key,
+        data=item.data,
+        filename=files.clean_filename(item.filename, content_type),
+        content_type=content_type,
+        account_id=principal.account_id,
+    )
 
 
 def read_file(
@@ -1372,13 +1384,6 @@ def checked_values(
 
 
 @dataclass(frozen=True)
-class ForwardedFile:
-    material_key: str
-    filename: str
-    data: bytes
-
-
-@dataclass(frozen=True)
 class Forwarded:
     """A case another region's counter (or portal) accepted for a matter of ours."""
 
@@ -1390,7 +1395,7 @@ class Forwarded:
     person_id: int
     enterprise_id: int | None
     form: dict[str, Any]
-    files: list[ForwardedFile]
+    files: list[Upload]
     delivery_method: str
     delivery_address: str | None
     signed_at: Any
@@ -1465,27 +1470,15 @@ def _keep_forwarded_files(
     store: files.FileStore,
     principal: Principal,
     case: Case,
-    items: list[ForwardedFile],
+    items: list[Upload],
 ) -> None:
     """The papers scanned where the case was accepted, for the materials still to be handed
     in here (those our registry or a recognized license provides are not kept twice)."""
     uploadable = {m["key"] for m in case.materials if m["resolution"] == "upload"}
     uploadable.add(files.SIGNATURE_KEY)
     for item in items:
-        if item.material_key not in uploadable:
-            continue
-        content_type = files.checked_upload(item.data, reg.settings.max_upload_mb * 1024 * 1024)
-        files.store_file(
-            session,
-            store,
-            reg.keyring,
-            case_id=case.id,
-            material_key=item.material_key,
-            data=item.data,
-            filename=files.clean_filename(item.filename, content_type),
-            content_type=content_type,
-            account_id=principal.account_id,
-        )
+        if item.material_key in uploadable:
+            _keep_file(session, reg, store, principal, case, item)
 
 
 def answer_correction(
@@ -1495,7 +1488,7 @@ def answer_correction(
     principal: Principal,
     case_id: int,
     form: dict[str, Any],
-    items: list[ForwardedFile],
+    items: list[Upload],
 ) -> Case:
     """The accepting region hands in the applicant's answer to 补正: the corrected form, the
     papers, and the case goes back to where it was (refused, and so still asked, if it is

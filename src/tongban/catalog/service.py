@@ -717,15 +717,7 @@ def license_type_facts(session: Session, key: str) -> LicenseTypeFacts:
 def data_element_facts(session: Session, keys: list[str]) -> dict[str, rules.ElementFacts]:
     """The data elements of these keys (those the catalog knows), as validators need them."""
     return {
-        e.key: rules.ElementFacts(
-            e.key,
-            e.label,
-            e.label_en,
-            e.type,
-            tuple(e.options or ()),
-            e.base_registry,
-            e.max_length,
-        )
+        e.key: writer.element_facts(e)
         for e in session.scalars(select(DataElement).where(DataElement.key.in_(keys)))
     }
 

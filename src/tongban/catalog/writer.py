@@ -205,18 +205,14 @@ def catalog_facts(session: Session) -> rules.CatalogFacts:
             t.key: rules.LicenseTypeFacts(t.key, t.code, t.name, t.holder, tuple(t.fields))
             for t in session.scalars(select(LicenseType))
         },
-        elements={
-            e.key: rules.ElementFacts(
-                e.key,
-                e.label,
-                e.label_en,
-                e.type,
-                tuple(e.options or ()),
-                e.base_registry,
-                e.max_length,
-            )
-            for e in session.scalars(select(DataElement))
-        },
+        elements={e.key: element_facts(e) for e in session.scalars(select(DataElement))},
+    )
+
+
+def element_facts(e: DataElement) -> rules.ElementFacts:
+    """A data element as the rules and validators need it."""
+    return rules.ElementFacts(
+        e.key, e.label, e.label_en, e.type, tuple(e.options or ()), e.base_registry, e.max_length
     )
 
 

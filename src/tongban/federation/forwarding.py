@@ -346,7 +346,7 @@ def _refuse(
     )
 
 
-def _files(items: list[FileIn]) -> list[cases.ForwardedFile]:
+def _files(items: list[FileIn]) -> list[cases.Upload]:
     out = []
     for f in items:
         try:
@@ -355,7 +355,7 @@ def _files(items: list[FileIn]) -> list[cases.ForwardedFile]:
             raise _unreadable(f"file {f.filename} is not base64") from exc
         if hashlib.sha256(data).hexdigest() != f.sha256 or len(data) != f.size:
             raise _unreadable(f"file {f.filename} does not match its digest")
-        out.append(cases.ForwardedFile(f.material, f.filename, data))
+        out.append(cases.Upload(f.material, f.filename, data))
     return out
 
 

@@ -160,27 +160,26 @@ def fetch_trust_list(
     fed: Federation, url: str, fingerprint: str | None
 ) -> tuple[dict[str, Any], TrustList]:
     """A peer's trust list from its node, checked (and, with a fingerprint, pinned to it)."""
-    try:
-        status, document = fed.transport.get(
-            f"{url}/api/v1/trust-list", timeout=fed.settings.federation_timeout_seconds
-        )
-    except TransportError as exc:
-        raise PeerUnavailable("?", str(exc)) from exc
-    if status != 200 or not isinstance(document, dict):
-        raise PeerUnavailable("?", f"trust list: HTTP {status}")
+    document = _published(fed, url, "/api/v1/trust-list", dict)
     trust = load_document(document, now=int(time.time()), root_fingerprint=fingerprint)
     return document, trust
 
 
-def _peer_license_types(fed: Federation, url: str) -> dict[str, dict[str, str]]:
+def _published(fed: Federation, url: str, path: str, kind: type) -> Any:
+    """What a peer publishes for anyone (its lists, its catalog), as JSON of the kind."""
     try:
         status, found = fed.transport.get(
-            f"{url}/api/v1/license-types", timeout=fed.settings.federation_timeout_seconds
+            f"{url}{path}", timeout=fed.settings.federation_timeout_seconds
         )
     except TransportError as exc:
         raise PeerUnavailable("?", str(exc)) from exc
-    if status != 200 or not isinstance(found, list):
-        raise PeerUnavailable("?", f"license types: HTTP {status}")
+    if status != 200 or not isinstance(found, kind):
+        raise PeerUnavailable("?", f"{path}: HTTP {status}")
+    return found
+
+
+def _peer_license_types(fed: Federation, url: str) -> dict[str, dict[str, str]]:
+    found = _published(fed, url, "/api/v1/license-types", list)
     return {
         t["key"]: {"key": t["key"], "code": t["code"], "name": str(t.get("name") or t["key"])}
         for t in found
@@ -423,14 +422,7 @@ def _note_failure(sessions: Sessions, region: str, exc: DomainError) -> None:
 
 
 def _fetch_status_list(fed: Federation, url: str, trust: TrustList) -> dict[str, Any]:
-    try:
-        status, document = fed.transport.get(
-            f"{url}/api/v1/licenses/status-list", timeout=fed.settings.federation_timeout_seconds
-        )
-    except TransportError as exc:
-        raise PeerUnavailable(trust.region_code, str(exc)) from exc
-    if status != 200 or not isinstance(document, dict):
-        raise PeerUnavailable(trust.region_code, f"status list: HTTP {status}")
+    document = _published(fed, url, "/api/v1/licenses/status-list", dict)
     checked: dict[str, Any] = licenses.load_status_list(document, trust, now=int(time.time()))
     return checked
 
