@@ -194,6 +194,11 @@ def _expire(sessions: Sessions, fed: Federation) -> int:
     longer trust) become dead letters, visible and replayable."""
     limit = utcnow() - timedelta(hours=fed.settings.federation_dead_after_hours)
     with sessions() as session:
+        old = select(OutboxMessage.id).where(
+            OutboxMessage.status == "pending", OutboxMessage.created_at < limit
+        )
+        if session.scalar(old.limit(1)) is None:
+            return 0  # the usual pass: read only (no write lock taken every second)
         expired = session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.status == "pending", OutboxMessage.created_at < limit)
@@ -467,7 +472,7 @@ def receive_many(sessions: Sessions, fed: Federation, documents: list[Any]) -> l
             known[peer.region_code] = peer  # refreshed if its list was fetched for this one
             if envelope.is_request:
                 raise MessageRefused("message_malformed", "a request goes to /federation/requests")
-        except MessageRefused as exc:
+        except DomainError as exc:  # this one refused: the others are taken on their own
             results.append({"id": _id_of(document), "error": _error_of(exc)})
             continue
         taken.append((envelope, document))
