@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from tests.conftest import migrated_engine
+from tests.fixtures_identity import login
 from tongban.app import create_app
 from tongban.crypto.keys import keyring_for
 from tongban.db import make_sessionmaker, transaction
@@ -88,11 +89,7 @@ class Node:
 
     def auth(self, user: str) -> dict[str, str]:
         if user not in self.tokens:
-            r = self.client.post(
-                "/api/v1/auth/token", json={"username": user, "password": DEMO_PASSWORD}
-            )
-            assert r.status_code == 200, r.text
-            self.tokens[user] = r.json()["access_token"]
+            self.tokens[user] = login(self.client, user, DEMO_PASSWORD)["access_token"]
         return {"authorization": f"Bearer {self.tokens[user]}"}
 
     def work(self) -> worker.PassReport:
@@ -188,6 +185,30 @@ def own_regions(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     revokes a license, narrows the agreed list)."""
     with _pair(backend, tmp_path_factory) as pair:
         yield pair
+
+
+def consent_to_jiangsu(regions: Regions, purpose: str = "异地办事") -> str:
+    """citizen3's consent, given in Shanghai, for Jiangsu's licenses of theirs to be used."""
+    r = regions.sh.client.post(
+        "/api/v1/me/peer-consents",
+        json={"region": JS, "purpose": purpose, "days": 30},
+        headers=regions.sh.auth("citizen3"),
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+def fetch_with(regions: Regions, consent: str) -> Any:
+    """citizen3 asks Shanghai to fetch their Jiangsu licenses under this consent."""
+    return regions.sh.client.post(
+        f"/api/v1/me/peer-consents/{consent}/fetch", headers=regions.sh.auth("citizen3")
+    )
+
+
+def fetched_from_jiangsu(regions: Regions, purpose: str = "异地办事") -> None:
+    """citizen3's Jiangsu ID card and household register fetched, so they are 免提交 here."""
+    got = fetch_with(regions, consent_to_jiangsu(regions, purpose))
+    assert got.status_code == 200, got.text
 
 
 def forwarded_to(regions: Regions, case_id: int) -> Any:

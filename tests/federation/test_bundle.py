@@ -10,7 +10,7 @@ from typing import Any
 from stdnum.cn import ric
 
 from tests.cases.helpers import move
-from tests.federation.conftest import JS, Node, Regions, forwarded_to, staff
+from tests.federation.conftest import Node, Regions, fetched_from_jiangsu, forwarded_to, staff
 from tests.onething.helpers import fill, read, start, task, upload_all
 from tongban.cases.models import Case
 from tongban.cases.service import form_of
@@ -42,12 +42,7 @@ def _approve(node: Node, case_id: int, reviewer: str, result: dict[str, str] | N
 
 def test_a_bundle_runs_tasks_in_both_regions_and_ends_as_one(regions: Regions) -> None:
     sh, js = regions.sh, regions.js
-    consent = sh.client.post(
-        "/api/v1/me/peer-consents",
-        json={"region": JS, "purpose": "办理新生儿出生一件事", "days": 30},
-        headers=sh.auth("citizen3"),
-    ).json()
-    sh.client.post(f"/api/v1/me/peer-consents/{consent['id']}/fetch", headers=sh.auth("citizen3"))
+    fetched_from_jiangsu(regions, "办理新生儿出生一件事")
     r = start(sh, "yrd-birth", {"parent_permit": "yes"}, "citizen3")  # type: ignore[arg-type]
     assert r.status_code == 201, r.text
     bc = upload_all(sh, fill(sh, r.json(), "citizen3"), "citizen3")  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from tests.cases.helpers import PDF, filled, move
-from tests.federation.conftest import JS, Node, Regions, forwarded_to, staff
+from tests.federation.conftest import JS, Node, Regions, fetched_from_jiangsu, forwarded_to, staff
 from tongban.cases.models import Case, CaseFile
 from tongban.catalog.models import Matter
 from tongban.federation.demo import FAMILY
@@ -28,23 +28,6 @@ def _png() -> bytes:
     out = io.BytesIO()
     Image.new("L", (60, 20), 255).save(out, format="PNG")
     return out.getvalue()
-
-
-def _consented(regions: Regions) -> None:
-    """citizen3 has fetched their Jiangsu ID card, so the material is 免提交 here."""
-    sh = regions.sh
-    r = sh.client.post(
-        "/api/v1/me/peer-consents",
-        json={"region": JS, "purpose": "异地办事", "days": 30},
-        headers=sh.auth("citizen3"),
-    )
-    assert r.status_code == 201
-    assert (
-        sh.client.post(
-            f"/api/v1/me/peer-consents/{r.json()['id']}/fetch", headers=sh.auth("citizen3")
-        ).status_code
-        == 200
-    )
 
 
 def _apply_online(regions: Regions, key: str, **body: Any) -> dict[str, Any]:
@@ -77,7 +60,7 @@ def _reviewer(regions: Regions) -> str:
 def test_a_case_accepted_here_is_handled_there_and_its_result_comes_back(
     regions: Regions,
 ) -> None:
-    _consented(regions)
+    fetched_from_jiangsu(regions)
     case = _apply_online(regions, "fwd-online-1", delivery="electronic")
     assert case["status"] == "submitted"
     assert case["cross_region"]["mode"] == "forwarded"

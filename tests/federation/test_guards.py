@@ -15,7 +15,15 @@ import pytest
 from sqlalchemy import select, update
 
 from tests.cases.helpers import filled, move
-from tests.federation.conftest import JS, SH, Node, Regions, forwarded_to
+from tests.federation.conftest import (
+    JS,
+    SH,
+    Node,
+    Regions,
+    consent_to_jiangsu,
+    fetched_from_jiangsu,
+    forwarded_to,
+)
 from tongban.cases.models import Case, CaseFile
 from tongban.db import utcnow
 from tongban.errors import DomainError
@@ -150,25 +158,11 @@ def _count_files_dead(node: Node) -> int:
         )
 
 
-def _fetched(regions: Regions) -> None:
-    """citizen3's Jiangsu licenses fetched here (the ID card the matter needs)."""
-    sh = regions.sh
-    consent = sh.client.post(
-        "/api/v1/me/peer-consents",
-        json={"region": JS, "purpose": "异地办事", "days": 30},
-        headers=sh.auth("citizen3"),
-    ).json()
-    got = sh.client.post(
-        f"/api/v1/me/peer-consents/{consent['id']}/fetch", headers=sh.auth("citizen3")
-    )
-    assert got.status_code == 200, got.text
-
-
 def test_a_message_that_cannot_be_prepared_is_set_aside_and_the_rest_goes(
     regions: Regions,
 ) -> None:
     sh = regions.sh
-    _fetched(regions)
+    fetched_from_jiangsu(regions)
     regions.net.down.add(regions.js.host)  # held here while we break one of them
     try:
         made = sh.client.post(
@@ -304,7 +298,7 @@ def test_a_message_out_of_sequence_is_a_dead_letter_to_apply_anyway_or_skip(
 
 def test_a_result_issued_to_someone_else_is_refused(regions: Regions) -> None:
     sh, js = regions.sh, regions.js
-    _fetched(regions)
+    fetched_from_jiangsu(regions)
     made = sh.client.post(
         "/api/v1/cases",
         json={"matter": NO_RECORD, "form": filled(sh, NO_RECORD, "citizen3")},
@@ -356,16 +350,12 @@ def _documents(node: Node) -> list[dict[str, Any]]:
 
 def test_a_peer_removed_does_not_stop_what_happens_here(regions: Regions) -> None:
     sh = regions.sh
-    consent = sh.client.post(
-        "/api/v1/me/peer-consents",
-        json={"region": JS, "purpose": "撤回测试", "days": 30},
-        headers=sh.auth("citizen3"),
-    ).json()
+    consent = consent_to_jiangsu(regions, "撤回测试")
     removed = sh.client.delete(f"/api/v1/federation/peers/{JS}", headers=sh.auth("admin"))
     assert removed.status_code == 200
     try:
         withdrawn = sh.client.delete(
-            f"/api/v1/me/peer-consents/{consent['id']}", headers=sh.auth("citizen3")
+            f"/api/v1/me/peer-consents/{consent}", headers=sh.auth("citizen3")
         )
         assert withdrawn.status_code == 200  # the message to Jiangsu waits, in case it returns
         with sh.session() as session:

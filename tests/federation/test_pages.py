@@ -7,20 +7,18 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from tests.browser import CHROMIUM, screenshot
 from tests.cases.helpers import filled
 from tests.federation.conftest import JS, Node, Regions
 from tests.identity.test_pages import HTML, csrf_of, portal_login
 from tongban.portal.rendering import STATIC_DIR
 
-CHROMIUM = shutil.which("chromium")
 NO_RECORD = "20P901000001"
 # Set to write the screenshots where the documentation keeps them (docs/img).
 SHOTS = os.environ.get("TONGBAN_SCREENSHOTS_DIR")
@@ -128,33 +126,6 @@ def _static_html(html: str, folder: Path, name: str) -> Path:
     return page
 
 
-def _screenshot(page: Path, out: Path, width: int, height: int = 1500) -> Image.Image:
-    assert CHROMIUM
-    subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-            "--allow-file-access-from-files",
-            f"--user-data-dir={out.parent / 'profile'}",
-            f"--window-size={width},{height}",
-            f"--screenshot={out}",
-            f"file://{page}",
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return Image.open(out).convert("RGB")
-
-
 def _inked_width(image: Image.Image) -> int:
     """How far right anything but the page background is drawn (a page wider than the
     phone would be cut off at its edge)."""
@@ -184,12 +155,14 @@ def test_the_pages_fit_a_phone_and_elder_mode(regions: Regions, tmp_path: Path) 
         ),
     }
     for name, (html, width) in shots.items():
-        image = _screenshot(_static_html(html, tmp_path, name), out / f"{name}.png", width)
+        image = screenshot(
+            _static_html(html, tmp_path, name), out / f"{name}.png", width, height=1500
+        )
         assert image.width == width
         assert _inked_width(image) > width // 2, f"{name} is blank"
     # Larger type in 长辈版: the same page is longer (measured on a screen taller than both).
     tall = {
-        name: _screenshot(
+        name: screenshot(
             _static_html(shots[name][0], tmp_path, name),
             tmp_path / f"{name}-tall.png",
             390,

@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from tests.federation.conftest import JS, SH, Regions, staff
+from tests.federation.conftest import (
+    JS,
+    SH,
+    Regions,
+    consent_to_jiangsu,
+    fetch_with,
+    fetched_from_jiangsu,
+    staff,
+)
 from tongban.federation.models import Peer
 from tongban.federation.peers import peer_trust
 from tongban.identity.schemas import Role
@@ -27,19 +35,6 @@ def regions(own_regions: Regions) -> Regions:
 
 def _admin(regions: Regions) -> dict[str, str]:
     return regions.sh.auth("admin")
-
-
-def _fetched(regions: Regions) -> None:
-    sh = regions.sh
-    consent = sh.client.post(
-        "/api/v1/me/peer-consents",
-        json={"region": JS, "purpose": "办理生育登记", "days": 30},
-        headers=sh.auth("citizen3"),
-    ).json()
-    got = sh.client.post(
-        f"/api/v1/me/peer-consents/{consent['id']}/fetch", headers=sh.auth("citizen3")
-    )
-    assert got.status_code == 200, got.text
 
 
 def _resolution(regions: Regions, material: str) -> dict[str, Any]:
@@ -131,7 +126,7 @@ def test_a_peer_whose_root_changed_is_not_trusted_again_silently(regions: Region
 
 
 def test_licenses_follow_the_agreed_list(regions: Regions) -> None:
-    _fetched(regions)
+    fetched_from_jiangsu(regions, "办理生育登记")
     assert _resolution(regions, "household_register")["reason"] == "found_peer"
     admin = _admin(regions)
     narrowed = regions.sh.client.put(
@@ -161,7 +156,7 @@ def test_licenses_follow_the_agreed_list(regions: Regions) -> None:
 def test_a_license_the_peer_revokes_stops_counting_at_the_next_refresh(
     regions: Regions,
 ) -> None:
-    _fetched(regions)
+    fetched_from_jiangsu(regions, "办理生育登记")
     with regions.sh.session() as session:
         kept = session.scalars(
             select(PeerLicense).where(PeerLicense.local_type_key == "marriage_certificate")
@@ -209,13 +204,6 @@ def test_a_peer_no_longer_trusted_is_refused(regions: Regions) -> None:
     )
     assert removed.status_code == 200
     assert removed.json()["active"] is False
-    consent = regions.sh.client.post(
-        "/api/v1/me/peer-consents",
-        json={"region": JS, "purpose": "办理生育登记", "days": 30},
-        headers=regions.sh.auth("citizen3"),
-    ).json()
-    r = regions.sh.client.post(
-        f"/api/v1/me/peer-consents/{consent['id']}/fetch", headers=regions.sh.auth("citizen3")
-    )
+    r = fetch_with(regions, consent_to_jiangsu(regions, "办理生育登记"))
     assert r.status_code == 503  # Jiangsu answers peer_unknown: we cannot reach its data
     assert r.json()["code"] == "peer_unavailable"

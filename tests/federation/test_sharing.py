@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.federation.conftest import JS, Regions
+from tests.federation.conftest import JS, Regions, consent_to_jiangsu, fetch_with
 from tongban.audit.models import AuditEntry
 from tongban.errors import DomainError
 from tongban.federation.demo import FAMILY
@@ -19,22 +19,6 @@ from tongban.licenses.models import License, PeerLicense
 
 CITIZEN3 = FAMILY[0]
 BIRTH_REGISTRATION = "20P006000001"  # 生育登记: ID cards, household register, marriage cert
-
-
-def _consent(regions: Regions, purpose: str = "办理生育登记") -> str:
-    r = regions.sh.client.post(
-        "/api/v1/me/peer-consents",
-        json={"region": JS, "purpose": purpose, "days": 30},
-        headers=regions.sh.auth("citizen3"),
-    )
-    assert r.status_code == 201, r.text
-    return str(r.json()["id"])
-
-
-def _fetch(regions: Regions, consent: str) -> Any:
-    return regions.sh.client.post(
-        f"/api/v1/me/peer-consents/{consent}/fetch", headers=regions.sh.auth("citizen3")
-    )
 
 
 def _actions_at(node: Any, id_number: str) -> list[str]:
@@ -54,7 +38,7 @@ def test_fetched_licenses_count_here_and_the_disclosure_is_logged_in_both(
     regions: Regions,
 ) -> None:
     before_js = _actions_at(regions.js, CITIZEN3.id_number).count("license.shared_with_region")
-    r = _fetch(regions, _consent(regions))
+    r = fetch_with(regions, consent_to_jiangsu(regions, "办理生育登记"))
     assert r.status_code == 200, r.text
     kept = {lic["counts_as"]: lic for lic in r.json()["licenses"]}
     # Whatever else Jiangsu holds for them by now (a certificate an earlier test had issued).
@@ -76,8 +60,8 @@ def test_fetched_licenses_count_here_and_the_disclosure_is_logged_in_both(
 def test_a_withdrawn_consent_is_refused_by_the_region_that_holds_the_data(
     regions: Regions,
 ) -> None:
-    consent = _consent(regions, "验证撤回")
-    assert _fetch(regions, consent).status_code == 200
+    consent = consent_to_jiangsu(regions, "验证撤回")
+    assert fetch_with(regions, consent).status_code == 200
     r = regions.sh.client.delete(
         f"/api/v1/me/peer-consents/{consent}", headers=regions.sh.auth("citizen3")
     )
@@ -85,7 +69,7 @@ def test_a_withdrawn_consent_is_refused_by_the_region_that_holds_the_data(
     assert r.json()["withdrawn_at"] is not None
     regions.pump()  # the withdrawal reaches Jiangsu
     # Shanghai refuses to use it, and Jiangsu would too: ask it directly, bypassing the check.
-    assert _fetch(regions, consent).json()["code"] == "consent_inactive"
+    assert fetch_with(regions, consent).json()["code"] == "consent_inactive"
     from tongban.federation import service
     from tongban.federation.schemas import ConsentIn
 
@@ -127,7 +111,7 @@ def test_a_license_of_the_peer_verifies_here_by_identifier_naming_its_region(
 def test_a_presented_peer_document_verifies_against_the_peers_trust_list(
     regions: Regions,
 ) -> None:
-    _fetch(regions, _consent(regions))
+    fetch_with(regions, consent_to_jiangsu(regions, "办理生育登记"))
     with regions.sh.session() as session:
         row = session.scalars(select(PeerLicense).where(PeerLicense.region_code == JS)).first()
         assert row is not None

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from tests.conftest import migrated_engine
+from tests.fixtures_identity import login
 from tongban.app import create_app
 from tongban.catalog.loader import CatalogSource
 from tongban.catalog.models import Hall
@@ -52,11 +53,7 @@ class World:
 
     def auth(self, user: str) -> dict[str, str]:
         if user not in self.tokens:
-            r = self.client.post(
-                "/api/v1/auth/token", json={"username": user, "password": DEMO_PASSWORD}
-            )
-            assert r.status_code == 200, r.text
-            self.tokens[user] = r.json()["access_token"]
+            self.tokens[user] = login(self.client, user, DEMO_PASSWORD)["access_token"]
         return {"authorization": f"Bearer {self.tokens[user]}"}
 
     def code(self, user: str = "citizen1", **body: Any) -> dict[str, Any]:

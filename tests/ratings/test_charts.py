@@ -4,9 +4,7 @@ ratio of the ratings)."""
 
 from __future__ import annotations
 
-import shutil
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -17,12 +15,12 @@ import uvicorn
 from PIL import Image
 from sqlalchemy import select
 
+from tests.browser import CHROMIUM, screenshot
 from tests.idcode.conftest import World
 from tongban.app import create_app
 from tongban.identity.models import Account
 from tongban.ratings.models import Rating
 
-CHROMIUM = shutil.which("chromium")
 GREEN = (30, 123, 52)  # 非常满意
 RED = (192, 57, 43)  # 非常不满意
 LEVELS = [5, 5, 5, 1, 1, 4]  # three very satisfied, two very dissatisfied, one satisfied
@@ -72,32 +70,6 @@ def served(rated: World) -> Iterator[str]:
     thread.join(timeout=10)
 
 
-def _screenshot(url: str, out: Path, width: int) -> Image.Image:
-    assert CHROMIUM
-    subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-            f"--user-data-dir={out.parent / 'profile'}",
-            f"--window-size={width},1400",
-            f"--screenshot={out}",
-            url,
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return Image.open(out).convert("RGB")
-
-
 def _longest_run(image: Image.Image, colour: tuple[int, int, int]) -> int:
     """The longest horizontal run of exactly this colour: a bar's drawn length in pixels."""
     pixels = image.load()
@@ -113,9 +85,9 @@ def _longest_run(image: Image.Image, colour: tuple[int, int, int]) -> int:
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is installed by .ci/run")
 def test_the_distribution_bar_is_drawn_in_proportion(served: str, tmp_path: Path) -> None:
-    image = _screenshot(f"{served}/ratings", tmp_path / "ratings.png", 1000)
+    image = screenshot(f"{served}/ratings", tmp_path / "ratings.png", 1000)
     green, red = _longest_run(image, GREEN), _longest_run(image, RED)
     assert green > 100, "the 非常满意 part of the bar is not drawn"
     assert abs(green / red - 3 / 2) < 0.05, (green, red)
-    phone = _screenshot(f"{served}/ratings", tmp_path / "phone.png", 390)
+    phone = screenshot(f"{served}/ratings", tmp_path / "phone.png", 390)
     assert 0 < _longest_run(phone, GREEN) <= 390

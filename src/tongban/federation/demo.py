@@ -29,6 +29,7 @@ from tongban.identity.service import (
     hash_password,
     mark_demo_database,
 )
+from tongban.licenses.demo import issue_identity_papers
 from tongban.licenses.service import Actor, IssueRequest, Registry, issue_license
 
 SYSTEM = Actor("system:demo", None)
@@ -159,17 +160,7 @@ def load_jiangsu_demo(session: Session, registry: Registry) -> dict[str, int]:
     for r, p in zip(FAMILY, persons, strict=True):
         if r.username:
             _account(session, r.username, r.name, [(Role.CITIZEN, "")], p.id, shared_hash)
-        for type_key in ("resident_id_card", "household_register"):
-            issue_license(
-                session,
-                registry,
-                SYSTEM,
-                IssueRequest(
-                    type_key=type_key,
-                    holder_id_number=r.id_number,
-                    content={"person.ethnicity": "汉族"},
-                ),
-            )
+        issue_identity_papers(session, registry, r.id_number)
     for me, spouse in ((FAMILY[0], FAMILY[1]), (FAMILY[1], FAMILY[0])):
         issue_license(
             session,

@@ -406,10 +406,9 @@ def _answer_lookup(
         if r.status == "01" and _type_key(session, r) in wanted
     ]
     for r in rows:
-        record(
+        _record_for_peer(
             session,
-            actor=f"region:{peer.region_code}",
-            actor_role="region_peer",
+            peer,
             action="license.shared_with_region",
             subject_type="license",
             subject_id=r.identifier,
@@ -476,14 +475,25 @@ def _received_consent(session: Session, peer: Peer, body: LookupIn) -> ReceivedC
     return row
 
 
-def _record_of(
-    session: Session, fed: Federation, peer: Peer, person: Person, purpose: str
-) -> dict[str, Any]:
-    """The person's base record (人口库): what the asking region may show them and prefill."""
+def _record_for_peer(session: Session, peer: Peer, action: str, **entry: Any) -> None:
+    """An audit entry of something a peer region did here: the region is the actor, so the
+    person sees which region used their data and why."""
     record(
         session,
         actor=f"region:{peer.region_code}",
         actor_role="region_peer",
+        action=action,
+        **entry,
+    )
+
+
+def _record_of(
+    session: Session, fed: Federation, peer: Peer, person: Person, purpose: str
+) -> dict[str, Any]:
+    """The person's base record (人口库): what the asking region may show them and prefill."""
+    _record_for_peer(
+        session,
+        peer,
         action="person.record_shared_with_region",
         subject_type="person",
         subject_id=str(person.id),
@@ -640,10 +650,9 @@ def _answer_verify(
     result = licenses.verify_registered(session, fed.registry, body.identifier)
     row = licenses.find_license(session, body.identifier)
     if row is not None and row.person_id is not None:
-        record(
+        _record_for_peer(
             session,
-            actor=f"region:{peer.region_code}",
-            actor_role="region_peer",
+            peer,
             action="license.verified_for_region",
             subject_type="license",
             subject_id=body.identifier,
@@ -692,10 +701,9 @@ def _on_license_used(session: Session, fed: Federation, peer: Peer, envelope: En
     row = licenses.find_license(session, body.identifier)
     if row is None:
         return
-    record(
+    _record_for_peer(
         session,
-        actor=f"region:{peer.region_code}",
-        actor_role="region_peer",
+        peer,
         action="license.used_by_region",
         subject_type="license",
         subject_id=row.identifier,

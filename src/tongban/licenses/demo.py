@@ -12,6 +12,7 @@ from tongban.identity.models import Account, Enterprise, Person
 from tongban.licenses.service import Actor, IssueRequest, Registry, issue_license
 
 SYSTEM = Actor("system:demo", None)
+IDENTITY_PAPERS = ("resident_id_card", "household_register")
 
 
 def load_demo_licenses(session: Session, registry: Registry) -> int:
@@ -57,16 +58,21 @@ def load_demo_licenses(session: Session, registry: Registry) -> int:
         if person is None:
             continue
         id_number = registry.keyring.decrypt(session, "person.id_number", person.id_number_enc)
-        for type_key in ("resident_id_card", "household_register"):
-            issue_license(
-                session,
-                registry,
-                SYSTEM,
-                IssueRequest(
-                    type_key=type_key,
-                    holder_id_number=id_number,
-                    content={"person.ethnicity": "汉族"},
-                ),
-            )
-            issued += 1
+        issued += issue_identity_papers(session, registry, id_number)
     return issued
+
+
+def issue_identity_papers(session: Session, registry: Registry, id_number: str) -> int:
+    """A demo resident's ID card and household register: the papers most matters ask for."""
+    for type_key in IDENTITY_PAPERS:
+        issue_license(
+            session,
+            registry,
+            SYSTEM,
+            IssueRequest(
+                type_key=type_key,
+                holder_id_number=id_number,
+                content={"person.ethnicity": "汉族"},
+            ),
+        )
+    return len(IDENTITY_PAPERS)
