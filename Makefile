@@ -6,7 +6,7 @@ PORT   ?= 8000
 HOST   ?= 127.0.0.1
 DB     ?= ./tongban.db
 
-.PHONY: install demo serve test test-sqlite lint format bench clean
+.PHONY: install demo serve test test-sqlite lint format bench messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ format: install
 
 bench: install  ## every hot path's figures next to its ceiling
 	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+messages: install  ## the marked texts as build/messages.pot; what lacks English
+	@mkdir -p build
+	$(BIN)/pybabel --quiet extract -F babel.cfg -o build/messages.pot src/tongban
+	$(BIN)/python -m tests.portal.i18n_tools
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info

@@ -56,3 +56,34 @@ def test_times_on_pages_are_beijing_time() -> None:
     assert local_time(datetime(2026, 11, 27, 20, 30, tzinfo=UTC)) == "2026-11-28 04:30"
     assert local_time("2026-11-27T20:30:00+00:00", "%H:%M") == "04:30"
     assert local_time(None) == "—"
+
+
+def _multipart(boundary: str, text: bytes, file: bytes) -> bytes:
+    return b"".join(
+        [
+            f"--{boundary}\r\n".encode(),
+            b'Content-Disposition: form-data; name="note"\r\n\r\n' + text + b"\r\n",
+            f"--{boundary}\r\n".encode(),
+            b'Content-Disposition: form-data; name="photo"; filename="code.png"\r\n'
+            b"Content-Type: image/png\r\n\r\n" + file + b"\r\n",
+            f"--{boundary}--\r\n".encode(),
+        ]
+    )
+
+
+def test_a_browsers_upload_with_a_mixed_case_boundary_passes_the_nul_check(
+    client: TestClient,
+) -> None:
+    # Chromium's boundaries are mixed case; a lowered boundary splits nothing and the file's
+    # NUL bytes were taken for a text field's.
+    boundary = "----WebKitFormBoundaryKZZJ7qAZ0QHrpucs"
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00"
+    headers = {"content-type": f"multipart/form-data; boundary={boundary}"}
+    passed = client.post(
+        "/api/v1/no-such-upload", content=_multipart(boundary, b"ok", png), headers=headers
+    )
+    assert passed.status_code == 404  # through the check, to the router
+    refused = client.post(
+        "/api/v1/no-such-upload", content=_multipart(boundary, b"a\x00b", png), headers=headers
+    )
+    assert refused.status_code == 400 and refused.json()["code"] == "bad_request"

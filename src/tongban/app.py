@@ -21,6 +21,7 @@ from tongban.cases import api as cases_api
 from tongban.cases import pages as cases_pages
 from tongban.cases import staff_pages as cases_staff_pages
 from tongban.cases.files import FileStore
+from tongban.catalog import admin_pages as catalog_admin_pages
 from tongban.catalog import api as catalog_api
 from tongban.catalog import pages as catalog_pages
 from tongban.catalog.search import init_segmenter
@@ -30,6 +31,8 @@ from tongban.crypto import api as crypto_api
 from tongban.crypto.keys import keyring_for
 from tongban.crypto.service import KeyUnavailable
 from tongban.crypto.signing import SigningKeys
+from tongban.dashboard import api as dashboard_api
+from tongban.dashboard import pages as dashboard_pages
 from tongban.db import make_engine, make_sessionmaker
 from tongban.deps import DbSlots
 from tongban.errors import PROBLEM_JSON, DomainError, FieldError, validation_failed
@@ -110,6 +113,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     _install_health(app)
     app.include_router(catalog_api.router, dependencies=[Depends(PUBLIC)])
     app.include_router(catalog_pages.router, dependencies=[Depends(PUBLIC)])
+    app.include_router(catalog_admin_pages.router)
     app.include_router(identity_api.router)
     app.include_router(identity_pages.router)
     app.include_router(crypto_api.router)
@@ -132,6 +136,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(ratings_pages.router)
     app.include_router(federation_api.router)
     app.include_router(federation_pages.router)
+    app.include_router(dashboard_api.router)
+    app.include_router(dashboard_pages.router)
     # A hall check-in shows the window the holder's licenses (one-stop service).
     HOLDINGS["licenses"] = lambda session, who: licenses_service.holdings(
         session, who.person_id, who.enterprise_id
@@ -227,9 +233,11 @@ _BODY_LIMIT = 1024 * 1024
 
 
 def _content_type(scope: Scope) -> bytes:
+    """The Content-Type header as sent: a multipart boundary is case-sensitive (browsers send
+    mixed case, `----WebKitFormBoundaryKZZJ7qAZ…`), so only the media type may be lowered."""
     for name, value in scope.get("headers", []):
         if name == b"content-type":
-            return bytes(value).lower()
+            return bytes(value)
     return b""
 
 
@@ -266,7 +274,7 @@ class RejectNulMiddleware:
         if scope["method"] not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
             return
-        multipart = _content_type(scope).startswith(b"multipart/form-data")
+        multipart = _content_type(scope).lower().startswith(b"multipart/form-data")
         limit = self.upload_limit if multipart else self.large.get(scope["path"], _BODY_LIMIT)
         received, more = bytearray(), True
         while more:
@@ -299,7 +307,8 @@ class RejectNulMiddleware:
 def _text_parts(body: bytes, content_type: bytes) -> bytes:
     """The fields of a multipart body that are not files, joined: where a NUL is never
     meaningful (files may hold any bytes). A body that cannot be split is left to the parser."""
-    _, _, boundary = content_type.partition(b"boundary=")
+    at = content_type.lower().find(b"boundary=")  # the parameter's name is case-insensitive
+    boundary = content_type[at + len(b"boundary=") :] if at >= 0 else b""
     boundary = boundary.split(b";")[0].strip().strip(b'"')
     if not boundary:
         return b""
@@ -349,7 +358,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         if wants_html(request) and exc.status == 401:
             return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
         if wants_html(request):
-            return render_error_page(request, exc.status, exc.title, exc.detail)
+            return render_error_page(request, exc.status, exc.title, exc.detail, exc.title_en)
         return problem_response(exc, request)
 
     @app.exception_handler(RequestValidationError)
@@ -363,7 +372,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         error = validation_failed(errors)
         if wants_html(request):
             fields = "、".join(e.field for e in errors)
-            return render_error_page(request, 422, error.title, f"请检查：{fields}")
+            return render_error_page(request, 422, error.title, f"请检查：{fields}", error.title_en)
         return problem_response(error, request)
 
     @app.exception_handler(StarletteHTTPException)
@@ -372,7 +381,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             exc.status_code, ("http_error", "请求无法处理", "Request failed")
         )
         if wants_html(request):
-            return render_error_page(request, exc.status_code, title, None)
+            return render_error_page(request, exc.status_code, title, None, title_en)
         error = DomainError(code=code, title=title, title_en=title_en, status=exc.status_code)
         # Keep the headers the router set (Allow on a 405).
         return problem_response(error, request, headers=dict(exc.headers or {}))
@@ -387,7 +396,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             status=500,
         )
         if wants_html(request):
-            return render_error_page(request, 500, error.title, None)
+            return render_error_page(request, 500, error.title, None, error.title_en)
         return problem_response(error, request)
 
 

@@ -87,13 +87,14 @@ def test_department_and_hall_pages(client: TestClient) -> None:
 
 
 def test_elder_mode_is_one_switch_and_remembered(client: TestClient) -> None:
+    # The body's classes: the mode, then the language (lang-zh, lang-en).
     r = client.get("/?mode=elder", headers=HTML)
-    assert '<body class="elder">' in r.text
+    assert '<body class="elder lang-zh">' in r.text
     assert "tb_mode=elder" in r.headers["set-cookie"]
     r = client.get("/matters", headers=HTML)  # the client keeps the cookie
-    assert '<body class="elder">' in r.text and "标准版" in r.text
+    assert '<body class="elder lang-zh">' in r.text and "标准版" in r.text
     r = client.get("/?mode=standard", headers=HTML)
-    assert '<body class="">' in r.text
+    assert '<body class=" lang-zh">' in r.text
 
 
 def test_pager_links_are_relative_whatever_the_host_says(client: TestClient) -> None:
@@ -115,3 +116,20 @@ def test_the_stats_page_shows_the_computed_figures(client: TestClient) -> None:
     assert r.status_code == 200
     assert f"{stats['department_issued_exempt']} / {stats['department_issued_materials']}" in r.text
     assert f"{stats['exemption_rate'] * 100:.1f}%" in r.text
+
+
+def test_a_guide_in_english_has_english_names_headings_and_sentences(client: TestClient) -> None:
+    code = first_code(client, "出生医学证明")
+    guide = client.get(f"/api/v1/matters/{code}").json()
+    r = client.get(f"/matters/{code}", params={"lang": "en"}, headers=HTML)
+    assert r.status_code == 200 and '<html lang="en">' in r.text
+    assert guide["name_en"] in r.text and guide["department"]["name_en"] in r.text
+    assert "Application materials" in r.text and "Where to go" in r.text
+    assert "published in Chinese" in r.text  # the catalog's own text stays in Chinese
+    assert guide["hall_rule"] not in r.text and "community affairs acceptance centre" in r.text
+    assert 'aria-label="No need to submit"' in r.text
+    for m in guide["materials"]:
+        if m["exempt"]:
+            assert m["exempt_reason"] not in r.text
+    # The Chinese page says nothing of it.
+    assert "published in Chinese" not in client.get(f"/matters/{code}?lang=zh", headers=HTML).text

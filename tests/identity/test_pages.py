@@ -96,3 +96,15 @@ def test_the_next_page_is_never_another_site(app_client: TestClient) -> None:
         )
         assert r.headers["location"] == "/me"
         app_client.cookies.delete("tb_session")
+
+
+def test_a_failed_login_in_english_says_why_in_english(app_client: TestClient) -> None:
+    page = app_client.get("/login?lang=en", headers=HTML)
+    assert "Log in to One-Stop Government Services" in page.text
+    r = app_client.post(
+        "/login",
+        data={"username": "citizen1", "password": "wrong", "csrf_token": csrf_of(page.text)},
+        headers=HTML,
+    )
+    assert r.status_code == 401 and "Wrong username or password" in r.text
+    assert "用户名或密码错误" not in r.text

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Header, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from tongban.access import AUTHENTICATED, allow
 from tongban.cases import counter, proxies
@@ -53,6 +53,29 @@ def form(
 
 
 class CreateIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "matter": "20P010000001",
+                    "form": {
+                        "child.name": "刘小明",
+                        "child.id_number": "310115201901014213",
+                        "child.gender": "男",
+                        "child.birth_date": "2019-01-01",
+                        "child.relationship": "子",
+                        "person.residence_address": "上海市浦东新区世纪大道100号",
+                        "student.enrollment_stage": "小学一年级",
+                        "student.enrollment_category": "本市户籍且人户一致",
+                    },
+                    "channel": "app",
+                    "delivery": "electronic",
+                    "submit": False,
+                }
+            ]
+        }
+    )
+
     matter: str = Field(pattern=r"^[0-9A-Z]{12}$")
     form: dict[str, Any] = Field(default_factory=dict)
     channel: Literal["web", "app", "wechat", "alipay", "window"] = "web"
@@ -69,6 +92,15 @@ class CreateIn(BaseModel):
 
 
 class TransitionIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"action": "submit"},
+                {"action": "request_correction", "reason": "请补充预防接种证内页"},
+            ]
+        }
+    )
+
     action: str = Field(min_length=1, max_length=30)
     reason: str | None = Field(default=None, max_length=1000)
     detail: str | None = Field(

@@ -27,6 +27,7 @@ from tongban.identity.models import Enterprise, Person
 from tongban.identity.schemas import Role
 from tongban.identity.service import Principal, find_person_by_id_number
 from tongban.licenses.service import Registry, person_enterprises
+from tongban.portal.i18n import N_
 
 VISIT_HOURS = 2
 
@@ -49,7 +50,7 @@ def staff_hall(principal: Principal, hall: str | None) -> str:
             )
         return hall
     if len(halls) != 1:
-        raise validation_failed([FieldError("hall", "请选择受理大厅", "missing")])
+        raise validation_failed([FieldError("hall", N_("请选择受理大厅"), "missing")])
     return next(iter(halls))
 
 
@@ -71,7 +72,7 @@ def start_visit(
         person_id, how = _by_id_card(session, codes, staff, id_number, name), "id_card"
     else:
         raise validation_failed(
-            [FieldError("code", "请扫描随申码，或录入身份证号码和姓名", "missing")]
+            [FieldError("code", N_("请扫描随申码，或录入身份证号码和姓名"), "missing")]
         )
     visit = CounterVisit(
         hall_key=hall_key,
@@ -127,7 +128,7 @@ def _by_id_card(session: Session, codes: Codes, staff: Principal, id_number: str
             reason="身份证号与姓名不匹配",
         )
         raise validation_failed(
-            [FieldError("id_number", "身份证号与姓名不匹配，请核对证件", "person_mismatch")]
+            [FieldError("id_number", N_("身份证号与姓名不匹配，请核对证件"), "person_mismatch")]
         )
     return person.id
 
@@ -193,7 +194,7 @@ def acts_for(session: Session, person_id: int) -> list[dict[str, Any]]:
     for enterprise_id in person_enterprises(session, person_id):
         e = session.get(Enterprise, enterprise_id)
         if e is not None:
-            role = "法定代表人" if e.legal_rep_id == person_id else "经办人"
+            role = N_("法定代表人") if e.legal_rep_id == person_id else N_("经办人")
             out.append({"id": e.id, "uscc": e.uscc, "name": e.name, "role": role})
     return sorted(out, key=lambda e: e["name"])
 

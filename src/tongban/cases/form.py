@@ -21,6 +21,7 @@ from tongban.identity.service import Principal
 from tongban.licenses import service as licenses
 from tongban.licenses.resolver import Applicant, resolve_materials
 from tongban.licenses.service import Registry
+from tongban.portal.i18n import N_
 
 
 @dataclass(frozen=True)
@@ -96,13 +97,13 @@ def prefill_values(
         assert person is not None
         for key, value in person_values(session, reg.keyring, person).items():
             if value is not None:
-                found[key] = (value, "人口库")
+                found[key] = (value, N_("人口库"))
     if applicant.enterprise_id is not None:
         enterprise = session.get(Enterprise, applicant.enterprise_id)
         assert enterprise is not None
         for key, value in enterprise_values(enterprise).items():
             if value is not None:
-                found[key] = (value, "法人库")
+                found[key] = (value, N_("法人库"))
     return found
 
 

@@ -23,12 +23,17 @@ from tongban.cases.views import (
     RESOLUTIONS,
     STATUS,
     back_with,
+    bundle_names_en,
     case_context,
+    department_name_en,
     form_data,
+    matter_names_en,
+    named,
     posted_form,
     posted_id,
     posted_text,
     refusal_text,
+    with_labels_en,
 )
 from tongban.catalog.service import matter_case_facts
 from tongban.common.masking import mask_name
@@ -40,6 +45,7 @@ from tongban.licenses import service as licenses
 from tongban.licenses.api import registry_of
 from tongban.licenses.resolver import Applicant
 from tongban.portal.csrf import verify_csrf
+from tongban.portal.i18n import Words
 from tongban.portal.rendering import render
 
 router = APIRouter(include_in_schema=False)
@@ -81,15 +87,19 @@ def _apply_page(
     values: dict[str, Any] | None = None,
 ) -> Response:
     form = form_for(db, registry_of(request), principal, code, uscc=uscc, proxy=proxy)
+    matter = matter_case_facts(db, code)
     return render(
         request,
         "cases/apply.html",
         status_code=422 if errors else 200,
-        matter=matter_case_facts(db, code),
-        form=form,
+        matter=matter,
+        matter_name=named(matter.name, matter_names_en(db, [code]).get(code)),
+        department=named(matter.department_name, department_name_en(db, matter.department_key)),
+        form=with_labels_en(db, form),
         proxy=proxy,
         uscc=uscc,
         **_choices(db, principal),
+        relations=Words(proxies.RELATIONS),
         resolutions=RESOLUTIONS,
         # The page's own key: a double click or a resent form makes one draft, not two.
         key=key or secrets.token_urlsafe(12),
@@ -163,14 +173,19 @@ def my_cases_page(
     # 一件事: one line per bundle, its tasks inside it.
     from tongban.onething import service as bundles
 
+    mine = bundles.my_bundle_cases(db, principal)
+    bundle_en = bundle_names_en(db, mine)
     grouped = [
-        (b, bundles.status_line(b, bundles.tasks_of(db, b)))
-        for b in bundles.my_bundle_cases(db, principal)
+        (b, bundles.status_line(b, bundles.tasks_of(db, b)), named(b.bundle_name, bundle_en[b.id]))
+        for b in mine
     ]
+    english = matter_names_en(db, [c.matter_code for c in rows])
     return render(
         request,
         "cases/mine.html",
-        rows=[(c, STATUS[c.status]) for c in rows],
+        rows=[
+            (c, STATUS[c.status], named(c.matter_name, english.get(c.matter_code))) for c in rows
+        ],
         bundles=grouped,
     )
 
@@ -211,8 +226,11 @@ def _edit_page(
         "cases/edit.html",
         status_code=422 if errors and request.method == "POST" else 200,
         case=case,
+        matter_name=named(
+            case.matter_name, matter_names_en(db, [case.matter_code]).get(case.matter_code)
+        ),
         status=STATUS[case.status],
-        form=_case_form(db, case, request),
+        form=with_labels_en(db, _case_form(db, case, request)),
         values={k: str(v) for k, v in values.items()},
         errors=errors,
     )
@@ -381,7 +399,7 @@ def proxies_page(
         request,
         "cases/proxies.html",
         rows=rows,
-        relations=proxies.RELATIONS,
+        relations=Words(proxies.RELATIONS),
         error=refusal_text(error),
     )
 

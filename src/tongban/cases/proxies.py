@@ -22,15 +22,16 @@ from tongban.db import utcnow
 from tongban.errors import DomainError, FieldError, NotFound, validation_failed
 from tongban.identity.models import Person
 from tongban.identity.service import Principal, find_person_by_id_number
+from tongban.portal.i18n import N_
 
 RELATIONS = {
-    "spouse": "配偶",
-    "parent": "父母",
-    "child": "子女",
-    "sibling": "兄弟姐妹",
-    "grandparent": "祖父母、外祖父母",
-    "grandchild": "孙子女、外孙子女",
-    "other": "其他近亲属",
+    "spouse": N_("配偶"),
+    "parent": N_("父母"),
+    "child": N_("子女"),
+    "sibling": N_("兄弟姐妹"),
+    "grandparent": N_("祖父母、外祖父母"),
+    "grandchild": N_("孙子女、外孙子女"),
+    "other": N_("其他近亲属"),
 }
 
 
@@ -52,16 +53,16 @@ def authorize(
     reason: str,
 ) -> ProxyAuthorization:
     if req.relation not in RELATIONS:
-        raise validation_failed([FieldError("relation", "亲属关系不在可选范围内", "invalid")])
+        raise validation_failed([FieldError("relation", N_("亲属关系不在可选范围内"), "invalid")])
     agent = find_person_by_id_number(session, keyring, req.agent_id_number)
     # One answer for "no such person" and "the name does not match": nobody learns whether an
     # ID number is registered by trying names.
     if agent is None or agent.name != req.agent_name.strip():
         raise validation_failed(
-            [FieldError("agent_id_number", "代办人身份证号与姓名不匹配", "person_mismatch")]
+            [FieldError("agent_id_number", N_("代办人身份证号与姓名不匹配"), "person_mismatch")]
         )
     if agent.id == grantor.id:
-        raise validation_failed([FieldError("agent_id_number", "不能委托本人", "self")])
+        raise validation_failed([FieldError("agent_id_number", N_("不能委托本人"), "self")])
     row = ProxyAuthorization(
         grantor_person_id=grantor.id,
         agent_person_id=agent.id,

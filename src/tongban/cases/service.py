@@ -38,6 +38,7 @@ from tongban.licenses import service as licenses
 from tongban.licenses.resolver import Applicant, resolve_materials
 from tongban.licenses.service import Registry
 from tongban.notify.service import notify
+from tongban.portal.i18n import N_
 from tongban.workdays.service import calendar
 
 APPLICANT, WINDOW, REVIEWER = "applicant", "window", "reviewer"
@@ -86,7 +87,11 @@ class CreateRequest:
     delivery_address: str | None = None
 
 
-DELIVERY_METHODS = {"pickup": "窗口领取", "post": "邮寄送达", "electronic": "电子证照（无需纸质）"}
+DELIVERY_METHODS = {
+    "pickup": N_("窗口领取"),
+    "post": N_("邮寄送达"),
+    "electronic": N_("电子证照（无需纸质）"),
+}
 
 
 @dataclass(frozen=True)
@@ -106,7 +111,7 @@ def _applying(
         visit = open_visit(session, principal, req.visit)
         if req.proxy:
             raise validation_failed(
-                [FieldError("proxy", "窗口受理不使用亲属代办授权", "visit_no_proxy")]
+                [FieldError("proxy", N_("窗口受理不使用亲属代办授权"), "visit_no_proxy")]
             )
         if req.uscc:  # 帮办: the person at the window applies for an enterprise
             return Applying(
@@ -114,16 +119,16 @@ def _applying(
             )
         if not facts.for_person:
             raise validation_failed(
-                [FieldError("uscc", "企业事项须选择以哪家企业名义申请", "enterprise_required")]
+                [FieldError("uscc", N_("企业事项须选择以哪家企业名义申请"), "enterprise_required")]
             )
         return Applying(visit.person_id, None, None, visit)
     if req.channel == "window":
-        raise validation_failed([FieldError("visit", "窗口受理须先核验申请人身份", "missing")])
+        raise validation_failed([FieldError("visit", N_("窗口受理须先核验申请人身份"), "missing")])
     if req.proxy is not None:
         grant = proxies.usable(session, principal, req.proxy, facts.code)
         if req.uscc or not facts.for_person:
             raise validation_failed(
-                [FieldError("proxy", "亲属代办只用于个人事项", "personal_only")]
+                [FieldError("proxy", N_("亲属代办只用于个人事项"), "personal_only")]
             )
         return Applying(grant.grantor_person_id, None, grant.id, None)
     enterprise_id = (
@@ -131,7 +136,7 @@ def _applying(
     )
     if enterprise_id is None and not facts.for_person:
         raise validation_failed(
-            [FieldError("uscc", "企业事项须以企业名义申请", "enterprise_required")]
+            [FieldError("uscc", N_("企业事项须以企业名义申请"), "enterprise_required")]
         )
     if enterprise_id is not None:
         scope = licenses.agent_scope(session, principal, enterprise_id)
@@ -157,7 +162,9 @@ def _counter_enterprise(
 ) -> int:
     """The enterprise the identified person applies for at the window (帮办)."""
     if not facts.for_enterprise:
-        raise validation_failed([FieldError("uscc", "个人事项不以企业名义申请", "personal_only")])
+        raise validation_failed(
+            [FieldError("uscc", N_("个人事项不以企业名义申请"), "personal_only")]
+        )
     return visit_enterprise(session, visit, (req.uscc or "").strip().upper(), facts.kind)
 
 
@@ -260,14 +267,14 @@ def _delivery_choice(
     one, else pick-up at the hall; post needs an address."""
     chosen = method or ("electronic" if facts.issues_license else "pickup")
     if chosen not in DELIVERY_METHODS:
-        raise validation_failed([FieldError("delivery", "领取方式不在可选范围内", "invalid")])
+        raise validation_failed([FieldError("delivery", N_("领取方式不在可选范围内"), "invalid")])
     if chosen == "electronic" and not facts.issues_license:
         raise validation_failed(
-            [FieldError("delivery", "该事项不出具电子证照，请选择窗口领取或邮寄", "no_license")]
+            [FieldError("delivery", N_("该事项不出具电子证照，请选择窗口领取或邮寄"), "no_license")]
         )
     clean = (address or "").strip()
     if chosen == "post" and len(clean) < 6:
-        raise validation_failed([FieldError("delivery_address", "请填写邮寄地址", "missing")])
+        raise validation_failed([FieldError("delivery_address", N_("请填写邮寄地址"), "missing")])
     return chosen, clean if chosen == "post" else None
 
 
@@ -441,7 +448,7 @@ def store_upload(
     """The file of a case whose editor is already known (a bundle uploads to its tasks)."""
     material = next((m for m in case.materials if m["key"] == item.material_key), None)
     if material is None:
-        raise validation_failed([FieldError("material", "本事项没有这项材料", "unknown")])
+        raise validation_failed([FieldError("material", N_("本事项没有这项材料"), "unknown")])
     if material["resolution"] != "upload":
         raise DomainError(
             code="material_resolved",
@@ -570,7 +577,9 @@ def sign_at_pad(
         )
     content_type = files.checked_upload(image, 2 * 1024 * 1024, field="signature")
     if content_type != "image/png":
-        raise validation_failed([FieldError("signature", "签名须为PNG图片", "unsupported_type")])
+        raise validation_failed(
+            [FieldError("signature", N_("签名须为PNG图片"), "unsupported_type")]
+        )
     files.store_file(
         session,
         store,
@@ -919,7 +928,7 @@ def _changed(
             extra={"status": case.status, "allowed": sorted(allowed)},
         )
     if action in ("reject_at_intake", "request_correction", "deny") and not (reason or "").strip():
-        raise validation_failed([FieldError("reason", "请说明原因", "missing")])
+        raise validation_failed([FieldError("reason", N_("请说明原因"), "missing")])
     before = case.status
     actor = f"account:{principal.account_id}"
     if action == "submit":
@@ -986,7 +995,7 @@ def _delivered(case: Case, detail: str | None, reason: str | None) -> str:
     note = (detail or "").strip()
     method = case.delivery_method or "pickup"
     if method == "post" and not note:
-        raise validation_failed([FieldError("detail", "请填写邮件运单号", "missing")])
+        raise validation_failed([FieldError("detail", N_("请填写邮件运单号"), "missing")])
     case.delivery_detail = note[:200] or None
     case.delivered_at = utcnow()
     text = DELIVERY_METHODS[method] + (f"：{note}" if note else "")
@@ -1565,7 +1574,7 @@ def _origin_results(session: Session, reg: Registry, case: Case, result: dict[st
     unknown = sorted(set(result) - set(wanted))
     if unknown:
         raise validation_failed(
-            [FieldError(f"result.{k}", "本事项不产生这项结果", "unknown") for k in unknown]
+            [FieldError(f"result.{k}", N_("本事项不产生这项结果"), "unknown") for k in unknown]
         )
     if not wanted:
         return

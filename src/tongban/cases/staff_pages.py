@@ -23,11 +23,15 @@ from tongban.cases.views import (
     STATUS,
     back_with,
     case_context,
+    element_labels_en,
+    matter_names_en,
+    named,
     posted_form,
     posted_text,
     posted_values,
     refusal_code,
     refusal_text,
+    with_labels_en,
 )
 from tongban.catalog.service import hall_names, matter_case_facts
 from tongban.deps import DbSession, RowId, kept_on_refusal
@@ -53,10 +57,13 @@ def queue_page(
     request: Request, db: DbSession, principal: Annotated[Principal, Depends(STAFF)]
 ) -> Response:
     rows = cases.queue(db, principal)
+    english = matter_names_en(db, [c.matter_code for c in rows])
     return render(
         request,
         "cases/queue.html",
-        rows=[(c, STATUS[c.status]) for c in rows],
+        rows=[
+            (c, STATUS[c.status], named(c.matter_name, english.get(c.matter_code))) for c in rows
+        ],
         channels=CHANNELS,
         halls=hall_names(db, sorted({c.hall_key for c in rows if c.hall_key})),
     )
@@ -72,13 +79,15 @@ def staff_case_page(
 ) -> Response:
     case = cases.get_case(db, principal, case_id)
     cases.read_as_staff(db, principal, case)
+    provides = cases.results_wanted(db, case)
+    english = element_labels_en(db, [key for key, _ in provides])
     return render(
         request,
         "cases/staff_case.html",
         **case_context(request, db, principal, case),
         counter=cases.COUNTER in cases.roles_on(db, principal, case),
         needs_reason=NEEDS_REASON,
-        provides=cases.results_wanted(db, case),
+        provides=[(key, {"label": label, "label_en": english.get(key)}) for key, label in provides],
         error=refusal_text(error),
     )
 
@@ -196,7 +205,7 @@ def receipt(
 
 @router.get("/window", response_class=HTMLResponse)
 def console(request: Request, principal: Annotated[Principal, Depends(WINDOW)]) -> Response:
-    return render(request, "cases/window.html", visit=None, error=None, form=None)
+    return render(request, "cases/window.html", visit=None, error=None, refused=None, form=None)
 
 
 @router.post("/window", response_class=HTMLResponse)
@@ -230,7 +239,8 @@ def console_identify(
             "cases/window.html",
             status_code=exc.status,
             visit=None,
-            error=refusal_text(refusal_code(exc)) if exc.errors else exc.title,
+            error=refusal_text(refusal_code(exc)) if exc.errors else None,
+            refused=None if exc.errors else exc,
             form=None,
         )
     return RedirectResponse(f"/window/visits/{visit.id}", status_code=303)
@@ -255,28 +265,36 @@ def _console(
             try:
                 enterprise_id = counter.visit_enterprise(db, visit, uscc, kind)
             except DomainError as exc:
-                extra.setdefault("error", exc.title)
+                extra.setdefault("refused", exc)
         counter.read_for_visit(db, principal, visit, "综合受理：查看预填申请表")
         if enterprise_id is not None or not uscc:  # no form for an enterprise refused above
             applicant = Applicant(visit.person_id, enterprise_id)
-            form = build_form(db, registry, matter, applicant, licenses.today())
+            form = with_labels_en(db, build_form(db, registry, matter, applicant, licenses.today()))
     context: dict[str, Any] = {"key": secrets.token_urlsafe(12), "errors": [], "values": {}}
     context.update({k: v for k, v in extra.items() if v is not None})
-    error = context.pop("error", None)
+    refused = context.pop("refused", None)
     return render(
         request,
         "cases/window.html",
-        status_code=422 if context["errors"] else 403 if error else 200,
+        status_code=422 if context["errors"] else 403 if refused else 200,
         visit=counter.visit_out(db, registry, visit),
         matter=matter,
         form=form,
-        helped=counter.assisted(form) if form else None,
+        helped=_helped(form) if form else None,
         acts_for=acts_for,
         uscc=uscc if enterprise_id is not None else None,
         resolutions=RESOLUTIONS,
-        error=error,
+        error=None,
+        refused=refused,
         **context,
     )
+
+
+def _helped(form: dict[str, Any]) -> dict[str, Any]:
+    """帮办 at a glance, the fields still to ask for as fields (their labels in two languages)."""
+    helped = counter.assisted(form)
+    helped["to_ask"] = [f for f in form["fields"] if f["value"] is None and f["required"]]
+    return helped
 
 
 @router.get("/window/visits/{visit_id}", response_class=HTMLResponse)
@@ -328,7 +346,7 @@ def console_create(
             uscc,
             key=key,
             errors=exc.errors,
-            error=None if exc.errors else exc.title,
+            refused=None if exc.errors else exc,
             values={k: str(v) for k, v in values.items()},
         )
     return RedirectResponse(f"/staff/cases/{case.id}", status_code=303)

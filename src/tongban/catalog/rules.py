@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,10 +33,27 @@ from tongban.catalog.schemas import (
     MatterIn,
     StepOut,
 )
-from tongban.common.regions import region_name
+from tongban.common.regions import REGION_NAMES_EN, region_name
+from tongban.portal.i18n import N_, gettext, speaking
 
-CASE_TYPE_LABELS = {"1": "即办件", "2": "承诺件"}
-REGISTRY_LABELS = {"population": "人口综合库", "legal_person": "法人库"}
+# The guide's generated sentences are stored in Chinese, as written here (a guide's content
+# hash covers them); a page in English asks for them again with `english=True`, which words
+# them from the English catalog with the English names of the bodies and licenses.
+CASE_TYPE_LABELS = {"1": N_("即办件"), "2": N_("承诺件")}
+REGISTRY_LABELS = {"population": N_("人口综合库"), "legal_person": N_("法人库")}
+
+
+def _words(english: bool) -> Callable[[str], str]:
+    return _in_english if english else _as_written
+
+
+def _as_written(message: str) -> str:
+    return message
+
+
+def _in_english(message: str) -> str:
+    with speaking("en"):
+        return gettext(message)
 
 
 @dataclass(frozen=True)
@@ -56,6 +73,7 @@ class LicenseTypeFacts:
     name: str
     holder: str
     fields: tuple[str, ...]
+    name_en: str = ""
 
 
 @dataclass(frozen=True)
@@ -86,37 +104,53 @@ class CatalogFacts:
 
 
 def material_exemption(
-    source: str, department: DepartmentFacts | None, license_type: LicenseTypeFacts | None
+    source: str,
+    department: DepartmentFacts | None,
+    license_type: LicenseTypeFacts | None,
+    english: bool = False,
 ) -> tuple[bool, str | None]:
     """两个免于提交: is this material exempt, and why (or who issues it)."""
+    words = _words(english)
     if source == MaterialSource.LICENSE.value and license_type is not None:
-        return True, f"电子证照库可调取「{license_type.name}」，免于提交实体证照"
+        name = (english and license_type.name_en) or license_type.name
+        reason = words(N_("电子证照库可调取「%(license)s」，免于提交实体证照"))
+        return True, reason % {"license": name}
     if source == MaterialSource.DEPARTMENT.value and department is not None:
+        name = (english and department.name_en) or department.name
         if department.level != DepartmentLevel.EXTERNAL.value:
-            return True, f"由{department.name}核发，通过数据共享获取，免于提交"
-        return False, f"由{department.name}出具，需申请人提交"
+            return True, words(N_("由%(department)s核发，通过数据共享获取，免于提交")) % {
+                "department": name
+            }
+        return False, words(N_("由%(department)s出具，需申请人提交")) % {"department": name}
     return False, None
 
 
-def field_prefill(element: ElementFacts, matter: MatterIn, facts: CatalogFacts) -> str | None:
+def field_prefill(
+    element: ElementFacts, matter: MatterIn, facts: CatalogFacts, english: bool = False
+) -> str | None:
     """免填报: where a form field's value can come from for this matter's applicants, if anywhere.
 
     The license a matter issues cannot fill its own form, since the applicant does not hold it
     yet, unless the matter also takes that license as a material (a renewal or endorsement).
     """
+    words = _words(english)
     audience = [a.value for a in matter.audience]
     if element.registry == "population":
         # The acting person (applicant or agent) is always a known, real-name-verified person.
-        return REGISTRY_LABELS["population"]
+        return words(REGISTRY_LABELS["population"])
     if element.registry == "legal_person" and Audience.ENTERPRISE.value in audience:
-        return REGISTRY_LABELS["legal_person"]
+        return words(REGISTRY_LABELS["legal_person"])
     held = {m.license_type for m in matter.materials if m.license_type}
     names = [
-        lt.name
+        (english and lt.name_en) or lt.name
         for lt in facts.license_holding(element.key, audience)
         if lt.key != matter.issues_license or lt.key in held
     ]
-    return "电子证照：" + "、".join(names) if names else None
+    if not names:
+        return None
+    return words(N_("电子证照：%(licenses)s")) % {
+        "licenses": (", " if english else "、").join(names)
+    }
 
 
 def is_fully_online(matter: MatterIn) -> bool:
@@ -151,25 +185,53 @@ class HallScope:
         return kind in self.kinds and (self.district is None or district == self.district)
 
 
-def hall_rule(matter: MatterIn, department: DepartmentFacts, scope: HallScope) -> str:
+def hall_rule(
+    matter: MatterIn, department: DepartmentFacts, scope: HallScope, english: bool = False
+) -> str:
     """The guide's sentence on where to go, in plain words."""
+    words = _words(english)
+    name = (english and department.name_en) or department.name
     if department.region is not None:
-        where = "指定的专门服务大厅" if scope.explicit else "全市各区行政服务中心"
-        return (
-            f"本事项由{region_name(department.region)}{department.name}办理。可到{where}"
-            "“跨省通办”窗口异地代收：窗口核验身份和材料后网上流转至办理地，"
-            "办理进度和结果在本市查询、领取。"
+        region = (
+            REGION_NAMES_EN.get(department.region, department.region)
+            if english
+            else region_name(department.region)
         )
+        if scope.explicit:
+            sentence = N_(
+                "本事项由%(region)s%(department)s办理。可到指定的专门服务大厅"
+                "“跨省通办”窗口异地代收：窗口核验身份和材料后网上流转至办理地，"
+                "办理进度和结果在本市查询、领取。"
+            )
+        else:
+            sentence = N_(
+                "本事项由%(region)s%(department)s办理。可到全市各区行政服务中心"
+                "“跨省通办”窗口异地代收：窗口核验身份和材料后网上流转至办理地，"
+                "办理进度和结果在本市查询、领取。"
+            )
+        return words(sentence) % {"region": region, "department": name}
     if scope.explicit:
-        return "本事项在指定的专门服务大厅办理。"
-    where = f"{department.name}所在区" if scope.district else "全市"
+        return words(N_("本事项在指定的专门服务大厅办理。"))
     rules = []
     if Audience.PERSON in matter.audience:
-        rules.append(f"个人事项可到{where}任一街镇社区事务受理服务中心办理（就近办理，两个集中）")
+        if scope.district:
+            rule = N_(
+                "个人事项可到%(department)s所在区任一街镇社区事务受理服务中心办理"
+                "（就近办理，两个集中）"
+            )
+        else:
+            rule = N_("个人事项可到全市任一街镇社区事务受理服务中心办理（就近办理，两个集中）")
+        rules.append(words(rule) % {"department": name})
     if Audience.ENTERPRISE in matter.audience:
-        rules.append(f"企业事项到{where}各区行政服务中心办理，一般为企业注册地所在区")
+        if scope.district:
+            rule = N_("企业事项到%(department)s所在区各区行政服务中心办理，一般为企业注册地所在区")
+        else:
+            rule = N_("企业事项到全市各区行政服务中心办理，一般为企业注册地所在区")
+        rules.append(words(rule) % {"department": name})
     if is_fully_online(matter):
-        rules.append("也可通过“一网通办”网站或“随申办”移动端全程网办，无需到现场")
+        rules.append(words(N_("也可通过“一网通办”网站或“随申办”移动端全程网办，无需到现场")))
+    if english:
+        return ". ".join(rules) + "."
     return "；".join(rules) + "。"
 
 

@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 from sqlalchemy import Float, Integer, func, literal, select, text
 from sqlalchemy.orm import Session
 
+from tongban.audit.service import record
 from tongban.catalog import rules, search, writer
 from tongban.catalog.loader import read_catalog
 from tongban.catalog.models import (
@@ -58,6 +60,7 @@ from tongban.catalog.schemas import (
     StreetIn,
 )
 from tongban.catalog.writer import ApplyReport, apply_catalog
+from tongban.common.regions import REGION_NAMES_EN
 from tongban.errors import DomainError, FieldError, NotFound, validation_failed
 
 __all__ = [
@@ -69,6 +72,7 @@ __all__ = [
     "get_department",
     "get_guide",
     "get_hall",
+    "guide_in_english",
     "list_departments",
     "list_districts",
     "list_halls",
@@ -167,6 +171,44 @@ def _hall_refs(session: Session, m: Matter) -> list[HallRef]:
         )
         for k, n, kind, d, dn, sn in session.execute(stmt)
     ]
+
+
+@dataclass(frozen=True)
+class GuideEnglish:
+    """What a guide page shows in English that the published guide holds in Chinese only: the
+    sentences the rules wrote, worded again from the English catalog with the English names
+    of the bodies and licenses they name (the guide itself, and the API, stay as published)."""
+
+    hall_rule: str
+    exempt_reasons: dict[str, str | None]  # by material key
+    prefill_sources: dict[str, str | None]  # by data element
+    license_names: dict[str, str]  # license type key -> English name
+    region_name: str | None  # the peer region of a cross-province matter
+
+
+def guide_in_english(session: Session, guide: GuideOut) -> GuideEnglish:
+    m = _matter_or_404(session, guide.code)
+    entry = MatterIn.model_validate(m.definition)
+    facts = writer.catalog_facts(session)
+    dep = facts.departments[m.department.key]
+    reasons = {}
+    for mat in guide.materials:
+        issuer = facts.departments.get(mat.department["code"]) if mat.department else None
+        lt = facts.license_types.get(mat.license_type["key"]) if mat.license_type else None
+        reasons[mat.key] = rules.material_exemption(mat.source, issuer, lt, english=True)[1]
+    prefill = {
+        f.element: rules.field_prefill(facts.elements[f.element], entry, facts, english=True)
+        for f in guide.fields
+        if f.prefillable and f.element in facts.elements
+    }
+    region = (guide.cross_region or {}).get("region")
+    return GuideEnglish(
+        hall_rule=rules.hall_rule(entry, dep, HallScope.of(entry, dep), english=True),
+        exempt_reasons=reasons,
+        prefill_sources=prefill,
+        license_names={k: t.name_en for k, t in facts.license_types.items() if t.name_en},
+        region_name=REGION_NAMES_EN.get(region, region) if region else None,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1041,3 +1083,63 @@ def plan_matters(session: Session, codes: Sequence[str]) -> dict[str, PlanMatter
         )
         for m in rows
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# An administrator's edit of one guide
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GuideEdit:
+    """What an administrator changes on the guide page; the rest of the entry stays."""
+
+    name: str
+    name_en: str
+    promised_days: int
+    acceptance_conditions: list[str]
+    description: str | None
+    result: str
+
+
+def matter_entry(session: Session, code: str) -> MatterIn:
+    """A matter's catalog entry as it was last loaded or edited (what `catalog export` writes)."""
+    return MatterIn.model_validate(_matter_or_404(session, code).definition)
+
+
+def edit_guide(session: Session, code: str, edit: GuideEdit, actor: str) -> tuple[GuideOut, bool]:
+    """Apply an administrator's edit through the same path as a catalog load, so the guide is
+    checked against the catalog and a changed guide is published as a new version. Returns the
+    guide and whether a version was published."""
+    before = matter_entry(session, code)
+    was = _matter_or_404(session, code).version
+    changed = before.model_dump(mode="json") | {
+        "name": edit.name,
+        "name_en": edit.name_en,
+        "promised_limit": {"working_days": edit.promised_days},
+        "acceptance_conditions": edit.acceptance_conditions,
+        "description": edit.description or None,
+        "result": edit.result,
+    }
+    try:
+        entry = MatterIn.model_validate(changed)
+    except ValidationError as exc:
+        raise validation_failed(
+            [
+                FieldError(".".join(str(p) for p in e["loc"]) or "matter", e["msg"], e["type"])
+                for e in exc.errors()
+            ]
+        ) from None
+    guide = save_matter(session, entry)
+    published = guide.version != was
+    if published:
+        record(
+            session,
+            actor=actor,
+            actor_role="admin",
+            action="catalog.guide_edited",
+            subject_type="matter",
+            subject_id=code,
+            details={"version": guide.version},
+        )
+    return guide, published

@@ -202,7 +202,9 @@ def catalog_facts(session: Session) -> rules.CatalogFacts:
             for d in session.scalars(select(Department))
         },
         license_types={
-            t.key: rules.LicenseTypeFacts(t.key, t.code, t.name, t.holder, tuple(t.fields))
+            t.key: rules.LicenseTypeFacts(
+                t.key, t.code, t.name, t.holder, tuple(t.fields), t.name_en
+            )
             for t in session.scalars(select(LicenseType))
         },
         elements={e.key: element_facts(e) for e in session.scalars(select(DataElement))},

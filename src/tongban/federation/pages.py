@@ -8,10 +8,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 
 from tongban.access import AUTHENTICATED, allow
 from tongban.cases.views import back_with, refusal_text
-from tongban.common.regions import region_name
+from tongban.catalog.models import LicenseType
+from tongban.common.regions import REGION_NAMES_EN, region_name
 from tongban.deps import DbSession
 from tongban.errors import DomainError
 from tongban.federation import peers, service, sharing
@@ -24,23 +26,44 @@ from tongban.licenses import recognized
 from tongban.licenses import service as licenses
 from tongban.licenses.document import STATUS_LABELS
 from tongban.portal.csrf import verify_csrf
+from tongban.portal.i18n import N_, Words
 from tongban.portal.rendering import render
 
 router = APIRouter(include_in_schema=False)
 ADMINS = allow(Role.ADMIN)
+# The purpose is posted and kept in Chinese (the peer records it); pages show it translated.
 PURPOSES = (
-    "在本市办事时免于提交纸质证照",
-    "办理居住证、积分、落户等事项",
-    "办理生育、入学、医保等事项",
+    N_("在本市办事时免于提交纸质证照"),
+    N_("办理居住证、积分、落户等事项"),
+    N_("办理生育、入学、医保等事项"),
 )
-SOURCES = {"shared": "本人授权调取", "result": "跨省通办办结出具", "presented": "窗口核验"}
+SOURCES = Words(
+    {"shared": N_("本人授权调取"), "result": N_("跨省通办办结出具"), "presented": N_("窗口核验")}
+)
+# Chinese message ids: the page shows them translated.
 FETCH_REFUSALS = {
-    "peer_unavailable": "暂时无法连接对方地区平台，请稍后再试",
-    "person_not_found": "对方地区没有找到您的记录",
-    "consent_withdrawn": "该授权已撤回，请重新授权",
-    "consent_inactive": "该授权已撤回或已过期，请重新授权",
-    "peer_not_found": "未与该地区建立互信",
+    "peer_unavailable": N_("暂时无法连接对方地区平台，请稍后再试"),
+    "person_not_found": N_("对方地区没有找到您的记录"),
+    "consent_withdrawn": N_("该授权已撤回，请重新授权"),
+    "consent_inactive": N_("该授权已撤回或已过期，请重新授权"),
+    "peer_not_found": N_("未与该地区建立互信"),
 }
+STATUS_WORDS = Words(STATUS_LABELS)
+
+
+def _region(code: str, name: str | None = None) -> tuple[str, str]:
+    """A region's (Chinese, English) name, shown with `| bi`."""
+    chinese = name or region_name(code)
+    return chinese, REGION_NAMES_EN.get(code, chinese)
+
+
+def _type_name(english: dict[str, str], name: str, local_key: str | None) -> tuple[str, str]:
+    """A peer's license type as (its Chinese name, our agreed type's English name)."""
+    return name, english.get(local_key or "", name)
+
+
+def _english_type_names(db: DbSession) -> dict[str, str]:
+    return {key: name for key, name in db.execute(select(LicenseType.key, LicenseType.name_en))}
 
 
 @router.get("/me/peer-licenses", response_class=HTMLResponse)
@@ -53,21 +76,21 @@ def peer_licenses(
 ) -> Response:
     enterprises = licenses.agent_enterprises(db, principal)
     today = licenses.today()
+    english = _english_type_names(db)
     rows = [
         {
             "row": r,
-            "region": region_name(r.region_code),
-            "status": STATUS_LABELS.get(r.status, r.status),
+            "type": _type_name(english, r.type_name, r.local_type_key),
+            "region": _region(r.region_code),
             "usable": recognized.is_usable(r, today),
-            "source": SOURCES.get(r.source, r.source),
         }
         for r in recognized.held(db, principal.person_id, enterprises)
     ]
     consents = [
-        {"c": c, "region": region_name(c.peer_region), "active": c.withdrawn_at is None}
+        {"c": c, "region": _region(c.peer_region), "active": c.withdrawn_at is None}
         for c in sharing.consents_of(db, principal)
     ]
-    regions = [(p.region_code, p.name) for p in peers.peers(db) if p.active]
+    regions = [(p.region_code, _region(p.region_code, p.name)) for p in peers.peers(db) if p.active]
     return render(
         request,
         "federation/peer_licenses.html",
@@ -75,6 +98,8 @@ def peer_licenses(
         consents=consents,
         regions=regions,
         purposes=PURPOSES,
+        statuses=STATUS_WORDS,
+        sources=SOURCES,
         fetched=fetched,
         error=FETCH_REFUSALS.get(error or "") or refusal_text(error),
     )
@@ -155,7 +180,18 @@ def admin(
     error: Annotated[str | None, Query(max_length=60)] = None,
 ) -> Response:
     fed = federation_of(request)
-    trusted = [{"p": p, "agreements": peers.agreements(db, p.region_code)} for p in peers.peers(db)]
+    english = _english_type_names(db)
+    trusted = [
+        {
+            "p": p,
+            "name": _region(p.region_code, p.name),
+            "agreements": [
+                _type_name(english, a.peer_type_name, a.local_type_key)
+                for a in peers.agreements(db, p.region_code)
+            ],
+        }
+        for p in peers.peers(db)
+    ]
     return render(
         request,
         "federation/admin.html",

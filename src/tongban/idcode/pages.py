@@ -129,6 +129,7 @@ def my_scans_page(
         subject=subject,
         labels=CATALOGUE[subject],
         reasons=REASONS,
+        scenes=codes.scenes,
     )
 
 

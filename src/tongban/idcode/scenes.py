@@ -19,9 +19,9 @@ SHIPPED = Path(__file__).resolve().parent.parent / "data" / "scenes.yaml"
 # attribute -> (Chinese label, English label), per kind of holder.
 PERSON_ATTRIBUTES: dict[str, tuple[str, str]] = {
     "name": ("姓名", "Name"),
-    "masked_name": ("姓名（部分隐藏）", "Name, partly hidden"),
+    "masked_name": ("姓名（部分隐藏）", "Name (partly hidden)"),
     "id_number": ("公民身份号码", "ID number"),
-    "masked_id_number": ("公民身份号码（部分隐藏）", "ID number, partly hidden"),
+    "masked_id_number": ("公民身份号码（部分隐藏）", "ID number (partly hidden)"),
     "photo_ref": ("证件照片", "Identity photo"),
     "medical_voucher": ("医保电子凭证号", "Medical-insurance voucher number"),
     "adult": ("是否年满18周岁", "Aged 18 or over"),

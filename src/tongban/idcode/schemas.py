@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from tongban.idcode.token import Channel
 
@@ -19,6 +19,15 @@ CHANNELS: dict[str, Channel] = {
 
 
 class CodeRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"subject": "person", "channel": "wechat"},
+                {"subject": "enterprise", "uscc": "91310115MA10000015", "channel": "app"},
+            ]
+        }
+    )
+
     subject: SubjectKind = "person"
     uscc: str | None = Field(
         default=None,
@@ -53,6 +62,7 @@ class CounterPaperCodeIn(BaseModel):
 
 
 class ScanIn(BaseModel):
+    # No example body: a code is valid for 60 seconds, so any printed one is already stale.
     token: str = Field(min_length=1, max_length=600)
     id_number: str | None = Field(
         default=None,

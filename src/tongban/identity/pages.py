@@ -15,31 +15,35 @@ from tongban.identity import service
 from tongban.identity.api import client_address, enforce_login_rate, keyring
 from tongban.identity.service import Principal
 from tongban.portal.csrf import verify_csrf
+from tongban.portal.i18n import N_, Words
 from tongban.portal.rendering import render
 
 router = APIRouter(include_in_schema=False)
 
-ACTION_LABELS = {
-    "person.read": "查看了您的个人信息",
-    "auth.login": "登录",
-    "auth.login_failed": "登录失败",
-    "counter.identify": "在窗口核验了您的身份",
-    "case.read": "查看了您的办件",
-    "case.file_read": "查看了您上传的材料",
-    "case.result_printed": "打印了您的纸质证照",
-    "proxy.authorize": "登记了代办授权",
-    "proxy.withdraw": "撤回了代办授权",
-    "agent.grant": "授权为企业经办人",
-    "code.paper_issued": "打印了纸质随申码",
-    "case.forwarded": "将您的申请转交外省（市）办理",
-    "federation.consent_given": "您授权从外省（市）调取数据",
-    "federation.fetched": "从外省（市）调取了您的电子证照",
-    "license.peer_used": "在办事中使用了您的外省（市）电子证照",
-    "license.shared_with_region": "向外省（市）提供了您的电子证照",
-    "person.record_shared_with_region": "向外省（市）提供了您的户籍信息",
-    "license.used_by_region": "外省（市）在办事中使用了您的电子证照",
-    "license.verified_for_region": "外省（市）核验了您的电子证照",
-}
+# What was done with a person's data, as the person reads it (looked up translated).
+ACTION_LABELS = Words(
+    {
+        "person.read": N_("查看了您的个人信息"),
+        "auth.login": N_("登录"),
+        "auth.login_failed": N_("登录失败"),
+        "counter.identify": N_("在窗口核验了您的身份"),
+        "case.read": N_("查看了您的办件"),
+        "case.file_read": N_("查看了您上传的材料"),
+        "case.result_printed": N_("打印了您的纸质证照"),
+        "proxy.authorize": N_("登记了代办授权"),
+        "proxy.withdraw": N_("撤回了代办授权"),
+        "agent.grant": N_("授权为企业经办人"),
+        "code.paper_issued": N_("打印了纸质随申码"),
+        "case.forwarded": N_("将您的申请转交外省（市）办理"),
+        "federation.consent_given": N_("您授权从外省（市）调取数据"),
+        "federation.fetched": N_("从外省（市）调取了您的电子证照"),
+        "license.peer_used": N_("在办事中使用了您的外省（市）电子证照"),
+        "license.shared_with_region": N_("向外省（市）提供了您的电子证照"),
+        "person.record_shared_with_region": N_("向外省（市）提供了您的户籍信息"),
+        "license.used_by_region": N_("外省（市）在办事中使用了您的电子证照"),
+        "license.verified_for_region": N_("外省（市）核验了您的电子证照"),
+    }
+)
 
 
 def safe_next(target: str | None) -> str:
@@ -89,7 +93,7 @@ def login_submit(
             "identity/login.html",
             status_code=exc.status,
             next=safe_next(next),
-            error=exc.title,
+            error=exc,  # shown by its title in the page's language
             username=username,
             need_otp=exc.code == "otp_required",
         )

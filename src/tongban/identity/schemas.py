@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 
 class Role(StrEnum):
@@ -27,6 +27,15 @@ STAFF_ROLES = frozenset(
 
 
 class TokenRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"username": "citizen1", "password": "Demo@2026"},
+                {"username": "window1", "password": "Demo@2026", "otp": "492039"},
+            ]
+        }
+    )
+
     username: str = Field(min_length=1, max_length=60)
     password: str = Field(min_length=1, max_length=200)
     otp: str | None = Field(default=None, pattern=r"^[0-9]{6}$", description="staff: one-time code")

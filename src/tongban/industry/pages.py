@@ -4,14 +4,16 @@ the one checklist (which permits, what to bring, how long) next to applying for 
 from __future__ import annotations
 
 import secrets
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 
 from tongban.access import AUTHENTICATED, PUBLIC, current_principal
 from tongban.cases.pages import Posted
 from tongban.cases.views import back_with, posted_text, refusal_text
+from tongban.catalog.models import LicenseType
 from tongban.deps import DbSession
 from tongban.errors import DomainError
 from tongban.idcode.render import qr_svg
@@ -21,18 +23,21 @@ from tongban.industry import service as industry
 from tongban.industry.service import Checklist
 from tongban.licenses import service as licenses
 from tongban.licenses.api import registry_of
-from tongban.onething.views import VIA
+from tongban.onething.views import VIA, english_names
 from tongban.portal.csrf import verify_csrf
+from tongban.portal.i18n import N_, Words, gettext, requested_language, speaking
 from tongban.portal.rendering import render
 
 router = APIRouter(include_in_schema=False)
-LABELS = {
-    "permits": "许可证件",
-    "applications": "申请次数",
-    "forms": "申请表",
-    "materials": "申请材料",
-    "days": "办理时间（工作日）",
-}
+LABELS = Words(
+    {
+        "permits": N_("许可证件"),
+        "applications": N_("申请次数"),
+        "forms": N_("申请表"),
+        "materials": N_("申请材料"),
+        "days": N_("办理时间（工作日）"),
+    }
+)
 
 
 @router.get("/industries", response_class=HTMLResponse, dependencies=[Depends(PUBLIC)])
@@ -58,7 +63,7 @@ def industry_page(request: Request, db: DbSession, code: str) -> Response:
         except DomainError as exc:
             if exc.status != 422:
                 raise
-            error = "请从选项中作答"
+            error = N_("请从选项中作答")
     return render(
         request,
         "industry/guide.html",
@@ -73,6 +78,7 @@ def industry_page(request: Request, db: DbSession, code: str) -> Response:
         amends=amends[:120] if amends else None,
         enterprises=_enterprises(db, request),
         key=secrets.token_urlsafe(12),
+        names=english_names(db, [t.code for t in checklist.plan.tasks] if checklist else []),
     )
 
 
@@ -159,11 +165,25 @@ def cancel(
 def public_license_page(request: Request, db: DbSession, identifier: str) -> Response:
     """Where the comprehensive license's QR leads: every permit on one page."""
     view = industry.public_view(db, registry_of(request), identifier[:120])
-    return render(request, "industry/license.html", lic=view)
+    return render(request, "industry/license.html", lic=view, titles=_titles(db, view))
+
+
+def _titles(db: DbSession, view: dict[str, Any]) -> dict[str, dict[str, str | None]]:
+    """The license type's and the industry's names as the license has them, with the
+    catalog's English beside them (a page in English shows those, through `| local`)."""
+    by_name = {r.entry.name: r.entry for r in industry.industries(db)}
+    entry = by_name.get(str(view["industry"] or ""))
+    english = select(LicenseType.name_en).where(LicenseType.name == view["type"])
+    type_en = db.scalars(english).first()
+    return {
+        "type": {"name": view["type"], "name_en": type_en},
+        "industry": {"name": view["industry"], "name_en": entry.name_en if entry else None},
+    }
 
 
 def license_qr(request: Request, identifier: str) -> str:
     """The QR of a comprehensive license: the address of its public page."""
-    return qr_svg(
-        str(request.url_for("public_license_page", identifier=identifier)), title="行业综合许可证"
-    )
+    # Made before the page renders: worded here in the language the page will speak.
+    with speaking(requested_language(request)):
+        title = gettext("行业综合许可证")
+    return qr_svg(str(request.url_for("public_license_page", identifier=identifier)), title=title)

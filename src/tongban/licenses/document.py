@@ -23,20 +23,21 @@ from tongban.common.regions import region_of_uscc
 from tongban.crypto import jsonsig, sm2
 from tongban.crypto.trustlist import TrustedKey, TrustList
 from tongban.licenses.identifier import InvalidIdentifier, parse_identifier
+from tongban.portal.i18n import N_
 
 FORMAT = "tongban-license/1"
 STATUS_FORMAT = "tongban-license-status/1"
 
 # GB/T 36903 status codes.
 STATUS_LABELS = {
-    "01": "有效",
-    "02": "暂扣",
-    "03": "撤销",
-    "04": "注销",
-    "05": "失效",
-    "06": "转出",
-    "07": "吊销",
-    "99": "其他",
+    "01": N_("有效"),
+    "02": N_("暂扣"),
+    "03": N_("撤销"),
+    "04": N_("注销"),
+    "05": N_("失效"),
+    "06": N_("转出"),
+    "07": N_("吊销"),
+    "99": N_("其他"),
 }
 # Why a license in each status is not valid, as a verification reason.
 STATUS_REASONS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 Action = Literal["suspend", "restore", "revoke", "cancel", "transfer", "withdraw"]
 
@@ -77,6 +77,24 @@ class VerificationOut(BaseModel):
 
 
 class GrantIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "grantee_kind": "account",
+                    "grantee": "credit1",
+                    "licenses": [
+                        "1.2.156.3005.2.11310000T00000003L002.11310000T00000003L.00000001.001.R"
+                    ],
+                    "fields": ["name", "id_number"],
+                    "purpose": "经营贷款资质审核",
+                    "days": 7,
+                    "max_uses": 1,
+                }
+            ]
+        }
+    )
+
     grantee_kind: Literal["account", "department", "region"]
     grantee: str = Field(
         min_length=1, max_length=80, description="username, department key or region code"

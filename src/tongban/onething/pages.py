@@ -22,25 +22,35 @@ from tongban.cases.views import (
     posted_values,
     refusal_text,
 )
-from tongban.catalog.service import hall_names
+from tongban.catalog.schemas import BundleIn, IndustryIn
+from tongban.catalog.service import get_bundle, get_industry, hall_names
 from tongban.deps import DbSession, RowId
-from tongban.errors import DomainError
+from tongban.errors import DomainError, NotFound
 from tongban.identity.service import Principal
 from tongban.licenses.api import registry_of
 from tongban.onething import service as onething
 from tongban.onething.plan import Plan
-from tongban.onething.views import AUDIENCE, BUNDLE_ACTIONS, VIA, bundle_case_out
+from tongban.onething.views import (
+    AUDIENCE,
+    BUNDLE_ACTIONS,
+    VIA,
+    bundle_case_out,
+    english_names,
+)
 from tongban.portal.csrf import verify_csrf
+from tongban.portal.i18n import N_, Words, gettext
 from tongban.portal.rendering import render
 
 router = APIRouter(include_in_schema=False)
 BundleCode = Annotated[str, Query(pattern=r"^[a-z][a-z0-9-]{1,39}$")]
-METRIC_LABELS = {
-    "steps": "办理环节",
-    "days": "办理时间（工作日）",
-    "materials": "申请材料",
-    "trips": "跑动次数",
-}
+METRIC_LABELS = Words(
+    {
+        "steps": N_("办理环节"),
+        "days": N_("办理时间（工作日）"),
+        "materials": N_("申请材料"),
+        "trips": N_("跑动次数"),
+    }
+)
 
 
 @router.get("/bundles", response_class=HTMLResponse, dependencies=[Depends(PUBLIC)])
@@ -54,12 +64,15 @@ def bundles_page(request: Request, db: DbSession) -> Response:
 @router.get("/bundles/metrics", response_class=HTMLResponse, dependencies=[Depends(PUBLIC)])
 def metrics_page(request: Request, db: DbSession) -> Response:
     overview = onething.overview(db)
+    english = {row.entry.code: row.entry.name_en for row in onething.bundles(db)}
+    overview["bundles"] = [m | {"name_en": english.get(m["bundle"])} for m in overview["bundles"]]
     return render(
         request,
         "onething/metrics.html",
         overview=overview,
         labels=METRIC_LABELS,
         charts=[_chart(m) for m in overview["bundles"]],
+        names=english_names(db, [p["code"] for m in overview["bundles"] for p in m["per_matter"]]),
     )
 
 
@@ -101,7 +114,7 @@ def guide_page(request: Request, db: DbSession, code: str) -> Response:
         except DomainError as exc:
             if exc.status != 422:
                 raise
-            error = "请从选项中作答"
+            error = N_("请从选项中作答")
     partial = {k: request.query_params.get(k, "") for k in questions}
     return render(
         request,
@@ -116,6 +129,7 @@ def guide_page(request: Request, db: DbSession, code: str) -> Response:
         metrics=onething.metrics(plan) if plan else None,
         labels=METRIC_LABELS,
         founding=any(m.registers_enterprise for m in row.entry.matters),
+        names=english_names(db, [t.code for t in plan.tasks] if plan else []),
     )
 
 
@@ -172,6 +186,7 @@ def _case_page(
     bc = onething.get_bundle_case(db, principal, bc_id)
     out = bundle_case_out(db, registry_of(request), principal, bc)
     roles = onething.roles_on(db, principal, bc)
+    tasks = onething.tasks_of(db, bc)
     stages: dict[int, list[dict[str, Any]]] = {}
     for t in out["tasks"]:
         stages.setdefault(t["stage"], []).append(t)
@@ -180,18 +195,38 @@ def _case_page(
         "onething/case.html",
         status_code=422 if errors else 200,
         bc=out,
+        title={"name": bc.bundle_name, "name_en": _name_en(db, bc)},
+        # Worded while the page renders, so in the page's language.
+        status_line=lambda: onething.status_line(bc, tasks, gettext),
         stages=[stages[k] for k in sorted(stages)],
         applicant=cases.APPLICANT in roles,
         window=cases.WINDOW in roles,
         halls=hall_names(db, [bc.hall_key] if bc.hall_key else []),
         status=STATUS,
-        actions=ACTIONS | BUNDLE_ACTIONS,
+        actions=Words({**ACTIONS, **BUNDLE_ACTIONS}),
         via=VIA,
         errors=errors or [],
         values={k: str(v) for k, v in (values or {}).items()},
         error=error,
         license_qr=_license_qr(request, bc),
+        names=english_names(
+            db, [t["code"] for t in bc.plan["tasks"]] + [c["code"] for c in bc.carried or []]
+        ),
     )
+
+
+def _name_en(db: DbSession, bc: Any) -> str | None:
+    """The English name of the bundle or industry a bundle case was made for, while the
+    catalog still calls it by the name the case was made under."""
+    entry: BundleIn | IndustryIn
+    try:
+        if bc.kind == "bundle":
+            entry = get_bundle(db, bc.bundle_code).entry
+        else:
+            entry = get_industry(db, bc.bundle_code).entry
+    except NotFound:
+        return None
+    return entry.name_en if entry.name == bc.bundle_name else None
 
 
 def _license_qr(request: Request, bc: Any) -> str | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +58,7 @@ from tongban.onething.plan import (
     check_answers,
     fullest_answers,
 )
+from tongban.portal.i18n import N_
 
 # The source article's averages over Shanghai's first 16 one-things (see domain.md): what our
 # computed reductions are shown next to. Never used to compute anything.
@@ -67,11 +68,11 @@ SUCCEEDED = frozenset({"approved", "delivered"})
 REFUSED = frozenset({"denied", "rejected_at_intake", "cancelled"})
 ENDED = SUCCEEDED | REFUSED
 BUNDLE_STATUS = {
-    "draft": "草稿",
-    "in_progress": "办理中",
-    "completed": "已全部办结，等待统一送达",
-    "delivered": "已统一送达",
-    "ended": "已结束，未出具结果（原因见办理记录）",
+    "draft": N_("草稿"),
+    "in_progress": N_("办理中"),
+    "completed": N_("已全部办结，等待统一送达"),
+    "delivered": N_("已统一送达"),
+    "ended": N_("已结束，未出具结果（原因见办理记录）"),
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -1064,22 +1065,28 @@ def _tell(session: Session, bc: BundleCase, body: str) -> None:
     notify(session, bc.person_id, f"bundle:{bc.id}", subject, body, sms=bc.status != "in_progress")
 
 
-def status_line(bc: BundleCase, tasks: list[Case]) -> str:
-    """One line for the applicant: where the bundle stands."""
+def status_line(
+    bc: BundleCase, tasks: list[Case], say: Callable[[str], str] = lambda text: text
+) -> str:
+    """One line for the applicant: where the bundle stands. `say` words it in a page's
+    language (the default: as written, in Chinese)."""
     if bc.status == "draft":
-        return "草稿：填写表单、上传材料后一次提交"
+        return say(N_("草稿：填写表单、上传材料后一次提交"))
     done = sum(t.status in SUCCEEDED for t in tasks)
     refused = sum(t.status in REFUSED for t in tasks)
     fixing = [t.matter_name for t in tasks if t.status == "correction_requested"]
     waiting = sum(t.status == "waiting" for t in tasks)
-    parts = [f"{done}/{len(tasks)}项已办结"]
+    parts = [say(N_("%(done)s/%(total)s项已办结")) % {"done": done, "total": len(tasks)}]
     if fixing:
-        parts.append("需要补正：" + "、".join(fixing))
+        parts.append(say(N_("需要补正：%(matters)s")) % {"matters": say(N_("、")).join(fixing)})
     if waiting:
-        parts.append(f"{waiting}项等待前序事项")
+        parts.append(say(N_("%(n)s项等待前序事项")) % {"n": waiting})
     if refused:
-        parts.append(f"{refused}项未能办理")
-    return f"{BUNDLE_STATUS[bc.status]}（{'，'.join(parts)}）"
+        parts.append(say(N_("%(n)s项未能办理")) % {"n": refused})
+    return say(N_("%(status)s（%(parts)s）")) % {
+        "status": say(BUNDLE_STATUS[bc.status]),
+        "parts": say(N_("，")).join(parts),
+    }
 
 
 def my_bundle_cases(session: Session, principal: Principal) -> list[BundleCase]:

@@ -2,34 +2,67 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tongban.cases import service as cases
 from tongban.cases.models import Case
 from tongban.cases.views import STATUS
+from tongban.catalog.models import Department, Matter
 from tongban.catalog.service import BundleRow
 from tongban.identity.models import Enterprise
 from tongban.identity.service import Principal
 from tongban.licenses.service import Registry
 from tongban.onething import service as onething
 from tongban.onething.models import BundleCase
+from tongban.portal.i18n import N_, Words, local
 
-AUDIENCE = {"person": "个人", "enterprise": "企业"}
-VIA = {
-    "license": "免提交：电子证照库调取",
-    "department": "免提交：部门数据共享",
-    "upstream": "免提交：前序事项办结后自动获取",
-    "upload": "需上传",
-}
-BUNDLE_ACTIONS = {
-    "create": "创建",
-    "submit": "一次提交",
-    "task_refused": "有事项未能办理",
-    "complete": "全部办理完毕",
-    "deliver": "统一送达",
-}
+# Words the pages show, translated where they are looked up (in the page's language).
+AUDIENCE = Words({"person": N_("个人"), "enterprise": N_("企业")})
+VIA = Words(
+    {
+        "license": N_("免提交：电子证照库调取"),
+        "department": N_("免提交：部门数据共享"),
+        "upstream": N_("免提交：前序事项办结后自动获取"),
+        "upload": N_("需上传"),
+    }
+)
+BUNDLE_ACTIONS = Words(
+    {
+        "create": N_("创建"),
+        "submit": N_("一次提交"),
+        "task_refused": N_("有事项未能办理"),
+        "complete": N_("全部办理完毕"),
+        "deliver": N_("统一送达"),
+    }
+)
+
+
+def english_names(
+    db: Session, matters: Iterable[str] = (), departments: Iterable[str] = ()
+) -> Callable[[str | None], str]:
+    """How a page names these matters (by code), their departments and these departments (by
+    key) in its language:
+    called while the page renders, in English it gives the catalog's English name of the one
+    so named, and any other name as it is (a plan keeps the names, not their English)."""
+    english: dict[str, str] = {}
+    codes, keys = sorted(set(matters)), sorted(set(departments))
+    if codes:
+        found = db.scalars(select(Matter).where(Matter.code.in_(codes))).all()
+        english.update({m.name: m.name_en for m in found if m.name_en})
+        # and the departments that handle them
+        english.update({m.department.name: m.department.name_en for m in found})
+    if keys:
+        named = select(Department.name, Department.name_en).where(Department.key.in_(keys))
+        english.update({str(name): str(en) for name, en in db.execute(named) if en})
+
+    def name(chinese: str | None) -> str:
+        return local({"name": chinese or "", "name_en": english.get(chinese or "")})
+
+    return name
 
 
 def bundle_summary(row: BundleRow) -> dict[str, Any]:

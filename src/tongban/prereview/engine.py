@@ -34,6 +34,7 @@ from tongban.catalog.schemas import (
     SameRule,
 )
 from tongban.common.identifiers import is_valid_id_number
+from tongban.portal.i18n import N_
 from tongban.prereview.address import Divisions
 from tongban.prereview.documents import FIELD_LABELS, KIND_LABELS, Reading, compare
 
@@ -157,7 +158,9 @@ class Problem:
     message: str | None = None  # instead of the rule's (the fix differs, e.g. a wrong file)
 
 
-UNREAD_MESSAGE = "材料部分内容未能自动识别，请工作人员核对原件；如图片不清晰，可请申请人重新上传"
+UNREAD_MESSAGE = N_(
+    "材料部分内容未能自动识别，请工作人员核对原件；如图片不清晰，可请申请人重新上传"
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,13 +186,13 @@ def _id(app: Application, key: str) -> str | None:
 
 
 def _required(rule: RequiredRule, app: Application) -> list[Problem]:
-    return [] if _text(app, rule.field) else [Problem(rule.field, "未填写")]
+    return [] if _text(app, rule.field) else [Problem(rule.field, N_("未填写"))]
 
 
 def _material(rule: MaterialRule, app: Application) -> list[Problem]:
     if rule.material in app.provided:
         return []
-    return [Problem(f"materials.{rule.material}", "未上传，也未能通过证照库或部门共享取得")]
+    return [Problem(f"materials.{rule.material}", N_("未上传，也未能通过证照库或部门共享取得"))]
 
 
 def _clean(app: Application, key: str) -> str:
@@ -360,7 +363,7 @@ def _license_valid(rule: LicenseValidRule, app: Application) -> list[Problem]:
     if any(lic.valid_on(app.on) for lic in held):
         return []
     if not held:
-        return [Problem(None, "证照库中没有此类证照")]
+        return [Problem(None, N_("证照库中没有此类证照"))]
     latest = max(held, key=lambda lic: lic.valid_until or date.max)
     return [Problem(None, f"状态{latest.status}，有效期至{latest.valid_until}")]
 
@@ -386,7 +389,7 @@ def _jurisdiction(rule: JurisdictionRule, app: Application) -> list[Problem]:
     if any(p is not None and p.district_code is not None for p in people):
         return []
     where = rule.fields[0] if rule.fields else None
-    return [Problem(where, "人口库中无本市登记信息")]
+    return [Problem(where, N_("人口库中无本市登记信息"))]
 
 
 def _same_rule(rule: SameRule, app: Application) -> list[Problem]:

@@ -37,6 +37,7 @@ from tongban.identity.service import Principal, find_person_by_id_number
 from tongban.licenses import service as licenses
 from tongban.licenses.models import License
 from tongban.licenses.service import Registry
+from tongban.portal.i18n import N_
 from tongban.prereview import engine
 from tongban.prereview.address import Divisions
 from tongban.prereview.documents import Reading
@@ -44,12 +45,12 @@ from tongban.prereview.models import Prereview, PrereviewOverrule
 
 MAX_ATTEMPTS = 3
 STAFF = frozenset({cases.WINDOW, cases.REVIEWER})
-VERDICT_LABELS = {"pass": "预审通过", "needs_correction": "需要补正"}
+VERDICT_LABELS = {"pass": N_("预审通过"), "needs_correction": N_("需要补正")}
 STATUS_LABELS = {
-    "pending": "预审中",
-    "done": "预审完成",
-    "failed": "预审未完成，请人工审核",
-    "superseded": "已被后续提交取代",
+    "pending": N_("预审中"),
+    "done": N_("预审完成"),
+    "failed": N_("预审未完成，请人工审核"),
+    "superseded": N_("已被后续提交取代"),
 }
 # Reads a document for a rule: (file bytes, media type) -> what it says. The OCR module by
 # default; tests and the evaluation set may pass their own.

@@ -10,18 +10,22 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from tongban.access import AUTHENTICATED, PUBLIC, allow
 from tongban.cases.views import back_with, form_data, refusal_code, refusal_text
+from tongban.catalog.models import Department
 from tongban.deps import DbSession, RowId
 from tongban.errors import DomainError
 from tongban.idcode.render import qr_svg
 from tongban.identity.schemas import Role
 from tongban.identity.service import Principal
 from tongban.licenses.api import registry_of
+from tongban.onething.views import english_names
 from tongban.portal.csrf import verify_csrf
+from tongban.portal.i18n import gettext, requested_language, speaking
 from tongban.portal.rendering import render
 from tongban.ratings import service as ratings
 from tongban.ratings.api import TICKET_STAFF
@@ -210,8 +214,14 @@ def pad_page(
         done=bool(done),
         error=refusal_text(error) if error else None,
         rate_url=rate_url,
-        rate_qr=qr_svg(rate_url, scale=4, title="扫码评价"),
+        rate_qr=qr_svg(rate_url, scale=4, title=_scan_to_rate(request)),
     )
+
+
+def _scan_to_rate(request: Request) -> str:
+    # The code is drawn before the page renders: worded here in the page's language.
+    with speaking(requested_language(request)):
+        return gettext("扫码评价")
 
 
 @router.post("/window/visits/{visit_id}/pad")
@@ -242,10 +252,28 @@ def pad_rate(
 # -- published results and the dashboard -----------------------------------------------------------
 
 
+def _english_names(db: Session, keys: list[str]) -> dict[str, str]:
+    """The departments' English names by key (a page in English shows them, via `| local`)."""
+    if not keys:
+        return {}
+    rows = db.execute(select(Department.key, Department.name_en).where(Department.key.in_(keys)))
+    return {str(key): str(name) for key, name in rows if name}
+
+
+def _units(db: Session, rows: list[dict[str, Any]]) -> dict[str, dict[str, str | None]]:
+    """The units `rows` name, by key, as records: the name, and a department's English name."""
+    names = ratings.unit_names(db, rows)
+    departments = [r["unit_key"] for r in rows if r["unit_kind"] == "department"]
+    english = _english_names(db, departments)
+    return {key: {"name": name, "name_en": english.get(key)} for key, name in names.items()}
+
+
 def _overview(db: Session, f: ratings.Filters) -> dict[str, Any]:
+    departments = ratings.with_names(db, "department", ratings.breakdown(db, "department", f))
+    english = _english_names(db, [r["key"] for r in departments])
     return {
         "total": ratings.stats(db, f),
-        "departments": ratings.with_names(db, "department", ratings.breakdown(db, "department", f)),
+        "departments": [r | {"name_en": english.get(r["key"])} for r in departments],
         "halls": ratings.with_names(db, "hall", ratings.breakdown(db, "hall", f)),
         "months": ratings.breakdown(db, "month", f),
         "levels": ratings.LEVELS,
@@ -257,9 +285,14 @@ def public_page(request: Request, db: DbSession) -> Response:
     """好差评公示: every department's and hall's figures and the fixes made; no rater, no
     comment, no staff member."""
     fixes = ratings.published_fixes(db)
-    units = ratings.unit_names(db, fixes)
+    units = _units(db, fixes)
     return render(
-        request, "ratings/public.html", **_overview(db, ratings.Filters()), fixes=fixes, units=units
+        request,
+        "ratings/public.html",
+        **_overview(db, ratings.Filters()),
+        fixes=fixes,
+        units=units,
+        fix_words=ratings.FIX_WORDS,
     )
 
 
@@ -294,9 +327,7 @@ def dashboard(
         staff=ratings.with_names(db, "staff", ratings.breakdown(db, "staff", scope))
         if supervising
         else [],
-        units=ratings.unit_names(
-            db, [{"unit_kind": t.unit_kind, "unit_key": t.unit_key} for t in tickets]
-        ),
+        units=_units(db, [{"unit_kind": t.unit_kind, "unit_key": t.unit_key} for t in tickets]),
     )
 
 
@@ -317,11 +348,9 @@ def ticket_page(
         rating=rating,
         comment=ratings.comment_of(db, registry_of(request).keyring, rating),
         events=ratings.events(db, ticket.id),
-        unit_name=ratings.unit_names(
-            db, [{"unit_kind": ticket.unit_kind, "unit_key": ticket.unit_key}]
-        ),
+        unit_name=_units(db, [{"unit_kind": ticket.unit_kind, "unit_key": ticket.unit_key}]),
         levels=ratings.LEVELS,
-        indicator_labels=ratings.ONLINE_INDICATORS | ratings.OFFLINE_INDICATORS,
+        indicator_labels=ratings.INDICATORS,
         channels=ratings.CHANNELS,
         categories=ratings.CATEGORIES,
         ticket_status=ratings.TICKET_STATUS,
@@ -329,6 +358,7 @@ def ticket_page(
         is_unit=ratings.is_unit(principal, ticket) and rating.staff_account != principal.account_id,
         is_supervisor=ratings.is_supervisor(principal),
         error=refusal_text(error) if error else None,
+        names=english_names(db, [rating.matter_code] if rating.matter_code else []),
     )
 
 

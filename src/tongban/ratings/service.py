@@ -12,6 +12,7 @@ Every step is an event of the ticket.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -33,11 +34,14 @@ from tongban.identity.service import Principal, account_names
 from tongban.licenses import service as licenses
 from tongban.licenses.service import CHINA
 from tongban.notify.service import notify
+from tongban.portal.i18n import N_, Words
 from tongban.ratings.models import Rating, RatingTicket, TicketEvent
 from tongban.settings import Settings
 from tongban.workdays.service import CalendarUnknown, calendar
 
-LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
+# The words of the levels and the tickets, marked for the English catalog; a page translates
+# them where it shows them (the tables of words come back translated on lookup).
+LEVELS = {5: N_("非常满意"), 4: N_("满意"), 3: N_("基本满意"), 2: N_("不满意"), 1: N_("非常不满意")}
 LEVELS_EN = {
     5: "very satisfied",
     4: "satisfied",
@@ -46,48 +50,66 @@ LEVELS_EN = {
     1: "very dissatisfied",
 }
 BAD = 2  # this level and below open a ticket
-ONLINE_INDICATORS = {
-    "efficiency": "办事效率",
-    "guide_accuracy": "指南准确",
-    "convenience": "办事便捷",
-    "ease_of_use": "系统易用",
-}
-OFFLINE_INDICATORS = {"efficiency": "办事效率", "competence": "业务水平", "attitude": "服务态度"}
-CHANNELS = {
-    "web": "网站",
-    "app": "随申办App",
-    "wechat": "微信小程序",
-    "alipay": "支付宝小程序",
-    "pad": "窗口评价器",
-    "sms": "短信链接",
-    "scan": "窗口扫码",
-}
+ONLINE_INDICATORS = Words(
+    {
+        "efficiency": N_("办事效率"),
+        "guide_accuracy": N_("指南准确"),
+        "convenience": N_("办事便捷"),
+        "ease_of_use": N_("系统易用"),
+    }
+)
+OFFLINE_INDICATORS = Words(
+    {"efficiency": N_("办事效率"), "competence": N_("业务水平"), "attitude": N_("服务态度")}
+)
+INDICATORS = Words({**ONLINE_INDICATORS, **OFFLINE_INDICATORS})
+CHANNELS = Words(
+    {
+        "web": N_("网站"),
+        "app": N_("随申办App"),
+        "wechat": N_("微信小程序"),
+        "alipay": N_("支付宝小程序"),
+        "pad": N_("窗口评价器"),
+        "sms": N_("短信链接"),
+        "scan": N_("窗口扫码"),
+    }
+)
 # 办结: a decision has been made (a refusal too: it is often what people want to rate).
 FINISHED = frozenset({"approved", "delivered", "denied", "rejected_at_intake"})
 
-CATEGORIES = {
-    "department_fault": "部门原因",
-    "policy": "政策原因",
-    "system": "系统原因",
-    "misunderstanding": "评价人误解",
-}
+CATEGORIES = Words(
+    {
+        "department_fault": N_("部门原因"),
+        "policy": N_("政策原因"),
+        "system": N_("系统原因"),
+        "misunderstanding": N_("评价人误解"),
+    }
+)
 # A policy or a misunderstanding has nothing of the unit's to rectify: it is explained instead.
 TO_RECTIFY = frozenset({"department_fault", "system"})
-TICKET_STATUS = {
-    "verifying": "核实中",
-    "rectifying": "整改中",
-    "answering": "待反馈",
-    "awaiting_reply": "待评价人确认",
-    "appealed": "申诉中",
-    "closed": "已办结",
-}
-RESOLUTIONS = {
-    "satisfied": "评价人认可",
-    "unsatisfied": "评价人仍不满意",
-    "no_reply": "评价人逾期未回复，视为认可",
-    "appeal_upheld": "申诉成立，该评价不计入统计",
-    "withdrawn": "评价人已改为满意",
-}
+TICKET_STATUS = Words(
+    {
+        "verifying": N_("核实中"),
+        "rectifying": N_("整改中"),
+        "answering": N_("待反馈"),
+        "awaiting_reply": N_("待评价人确认"),
+        "appealed": N_("申诉中"),
+        "closed": N_("已办结"),
+    }
+)
+RESOLUTIONS = Words(
+    {
+        "satisfied": N_("评价人认可"),
+        "unsatisfied": N_("评价人仍不满意"),
+        "no_reply": N_("评价人逾期未回复，视为认可"),
+        "appeal_upheld": N_("申诉成立，该评价不计入统计"),
+        "withdrawn": N_("评价人已改为满意"),
+    }
+)
+# What the published fixes say where a value is missing; translated where shown, and only
+# these (a lookup that leaves every other text, such as a matter's name, as it is).
+VISIT_SERVICE = N_("窗口服务")
+NOTHING_TO_RECTIFY = N_("（经核实无需整改，已向评价人解释说明）")
+FIX_WORDS = Words({VISIT_SERVICE: VISIT_SERVICE, NOTHING_TO_RECTIFY: NOTHING_TO_RECTIFY})
 OPEN = ("verifying", "rectifying", "answering", "awaiting_reply", "appealed")
 
 
@@ -119,7 +141,7 @@ class Subject:
     title: str
 
     @property
-    def indicators(self) -> dict[str, str]:
+    def indicators(self) -> Mapping[str, str]:
         return OFFLINE_INDICATORS if self.offline else ONLINE_INDICATORS
 
 
@@ -1143,11 +1165,11 @@ def published_fixes(session: Session, limit: int = 30) -> list[dict[str, Any]]:
         {
             "unit_kind": t.unit_kind,
             "unit_key": t.unit_key,
-            "matter_name": matter or "窗口服务",
+            "matter_name": matter or VISIT_SERVICE,
             "month": month,
             "level": LEVELS[level],
             "category": CATEGORIES.get(t.category or "", "—"),
-            "measures": t.measures or "（经核实无需整改，已向评价人解释说明）",
+            "measures": t.measures or NOTHING_TO_RECTIFY,
             "on_time": bool(t.answered_on_time),
             "answered_on": t.answered_at.astimezone(CHINA).date().isoformat()
             if t.answered_at

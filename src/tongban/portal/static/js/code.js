@@ -1,5 +1,6 @@
 /* 随申码 page: count down, and fetch the next code shortly before this one expires, so the
-   holder never shows a stale code and the page never reloads. Plain ES5 for older phones. */
+   holder never shows a stale code and the page never reloads. Plain ES5 for older phones.
+   Its words come from the page (data-msg-*), so they are in the page's language. */
 (function () {
   var box = document.getElementById("code-box");
   if (!box) { return; }
@@ -17,15 +18,15 @@
     xhr.setRequestHeader("x-csrf-token", box.getAttribute("data-csrf"));
     xhr.onload = function () {
       busy = false;
-      if (xhr.status !== 200) { status.textContent = "刷新失败，请点“立即刷新”。"; return; }
+      if (xhr.status !== 200) { status.textContent = box.getAttribute("data-msg-failed"); return; }
       var next = JSON.parse(xhr.responseText);
       qr.innerHTML = next.qr_svg;
       expires = Date.now() + next.expires_in * 1000;
-      status.textContent = "码中不含个人信息；截图无效，请出示实时码。";
+      status.textContent = box.getAttribute("data-msg-ok");
     };
     xhr.onerror = function () {
       busy = false;
-      status.textContent = "网络不稳定，正在重试…";
+      status.textContent = box.getAttribute("data-msg-retry");
     };
     xhr.send();
   }
