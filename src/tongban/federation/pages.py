@@ -63,7 +63,9 @@ def _type_name(english: dict[str, str], name: str, local_key: str | None) -> tup
 
 
 def _english_type_names(db: DbSession) -> dict[str, str]:
-    return {key: name for key, name in db.execute(select(LicenseType.key, LicenseType.name_en))}
+    return {
+        str(k): str(v) for k, v in db.execute(select(LicenseType.key, LicenseType.name_en)).all()
+    }
 
 
 @router.get("/me/peer-licenses", response_class=HTMLResponse)
