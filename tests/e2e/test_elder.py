@@ -82,3 +82,17 @@ def test_the_elder_view_shows_fewer_results_on_a_screen(person: Person) -> None:
     person.visit("/matters?audience=person&mode=elder")
     elder = person.page.locator(".matter-card").count()
     assert 0 < elder < standard, (elder, standard)
+
+
+def test_the_elder_home_is_a_few_big_doors_and_the_phone_number(person: Person) -> None:
+    person.visit("/?mode=elder")
+    doors = person.page.locator(".elder-doors a.door")
+    assert doors.count() == 6
+    assert min(d.bounding_box()["height"] for d in doors.all()) >= 96  # type: ignore[index]
+    assert person.page.locator("main a[href^='tel:']").is_visible()
+    assert person.page.locator("a[href^='/matters?district=']").count() == 0  # no district wall
+    with person.page.expect_navigation():
+        doors.first.click()
+    assert "/login" in person.page.url  # the code is the holder's: log in first
+    person.visit("/?mode=standard")
+    assert person.page.locator(".elder-doors").count() == 0
