@@ -5,7 +5,6 @@ changes no row."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -45,10 +44,10 @@ OPERATIONS = _operations()
 
 
 @pytest.fixture(scope="module")
-def api(full: World) -> Iterator[tuple[Any, World, dict[str, dict[str, str]]]]:
+def api(full: World) -> tuple[Any, World, dict[str, dict[str, str]]]:
     schema = schemathesis.openapi.from_asgi("/api/openapi.json", full.client.app)
     tokens = {user: full.auth(user) for user in ("citizen1", "admin")}
-    yield schema, full, tokens
+    return schema, full, tokens
 
 
 def _row_counts(world: World) -> dict[str, int]:
