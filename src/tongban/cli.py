@@ -1,4 +1,4 @@
-"""The `tongban` command: serve, demo, db, catalog, keys, code, audit, accounts."""
+"""The `tongban` command: serve, demo, doctor, db, catalog, keys, code, audit, accounts."""
 
 from __future__ import annotations
 
@@ -1120,6 +1120,34 @@ def demo(
 
         start_thread(_sessions(engine), application.state.federation)
     uvicorn.run(application, host=host, port=port)
+
+
+@app.command()
+def doctor(
+    db: DbOption = None,
+    deep: bool = typer.Option(False, "--deep", help="also load the OCR models (seconds)"),
+    as_json: bool = typer.Option(False, "--json", help="the checks as a JSON list"),
+) -> None:
+    """Check this deployment's configuration: one line per check (ok, warn, error); exits 1
+    when any check is an error."""
+    from tongban import doctor as checks
+
+    settings = get_settings()
+    if db is not None:
+        settings = settings.model_copy(update={"database_url": sqlite_url(db)})
+    engine = _engine(settings)
+    try:
+        found = checks.run_checks(settings, engine, deep=deep)
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps([c._asdict() for c in found], ensure_ascii=False, indent=1))
+    else:
+        for check in found:
+            typer.echo(checks.line(check))
+        typer.echo(checks.summary(found))
+    if checks.has_errors(found):
+        raise typer.Exit(code=1)
 
 
 def _ensure_demo_keys(settings: Settings) -> None:

@@ -91,7 +91,10 @@ def _integer(raw: Any, _el: ElementFacts, _max: int | None) -> int:
     if isinstance(raw, int):
         return raw
     if isinstance(raw, str) and re.fullmatch(r"-?[0-9]+", raw.strip()):
-        return int(raw.strip())
+        try:
+            return int(raw.strip())
+        except ValueError:  # more digits than Python converts (4300)
+            pass
     raise InvalidValue("not_integer", "应为整数 (whole number expected)")
 
 

@@ -149,17 +149,54 @@ def _line_of(node: yaml.Node | None, path: Iterable[int | str]) -> int:
 
 
 def _duplicate_keys(node: yaml.Node | None) -> Iterator[tuple[int, str]]:
-    """YAML lets a later key silently replace an earlier one; in a catalog that loses data."""
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            if key_node.value in seen:
-                yield int(key_node.start_mark.line) + 1, str(key_node.value)
-            seen.add(key_node.value)
-            yield from _duplicate_keys(value_node)
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            yield from _duplicate_keys(item)
+    """YAML lets a later key silently replace an earlier one; in a catalog that loses data.
+
+    Each node is visited once: an alias is the node it names, which may contain it."""
+    visited: set[int] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in visited:
+            continue
+        visited.add(id(current))
+        if isinstance(current, yaml.MappingNode):
+            seen: set[str] = set()
+            for key_node, value_node in current.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    if key_node.value in seen:
+                        yield int(key_node.start_mark.line) + 1, str(key_node.value)
+                    seen.add(key_node.value)
+                stack.append(value_node)
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+
+
+# What PyYAML's safe constructors raise on a scalar they cannot build, besides YAMLError:
+# 2024-02-30 (ValueError), an empty `!!int` (IndexError), `!!bool abc` (KeyError), `!!timestamp x`
+# (AttributeError).
+_BUILD_ERRORS = (ValueError, LookupError, AttributeError, TypeError)
+
+
+def _unbuildable(node: yaml.Node | None) -> yaml.Node | None:
+    """The first scalar the safe loader cannot build (a date like 2024-02-30, `!!int abc`)."""
+    builder = yaml.SafeLoader("")
+    visited: set[int] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in visited:
+            continue
+        visited.add(id(current))
+        if isinstance(current, yaml.ScalarNode):
+            try:
+                builder.construct_object(current)
+            except _BUILD_ERRORS:
+                return current
+        elif isinstance(current, yaml.MappingNode):
+            stack.extend(n for pair in reversed(current.value) for n in reversed(pair))
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(reversed(current.value))
+    return None
 
 
 def _describe(error: Any) -> str:
@@ -179,6 +216,7 @@ class _ParsedFile:
 
 
 def _parse_file(path: Path, name: str, problems: list[Problem]) -> _ParsedFile | None:
+    text, node = "", None
     try:
         text = path.read_text(encoding="utf-8")
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -190,6 +228,27 @@ def _parse_file(path: Path, name: str, problems: list[Problem]) -> _ParsedFile |
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
         problems.append(Problem(name, line, f"not valid YAML: {exc.problem or exc}"))
+        return None
+    except yaml.YAMLError as exc:  # ReaderError: a character YAML does not allow, no mark
+        line = text.count("\n", 0, getattr(exc, "position", 0)) + 1
+        problems.append(Problem(name, line, f"not valid YAML: {str(exc).splitlines()[0]}"))
+        return None
+    except RecursionError:
+        problems.append(Problem(name, 1, "not valid YAML: nested too deeply"))
+        return None
+    except _BUILD_ERRORS as exc:  # a scalar YAML reads but cannot build: 2024-02-30, `!!int`
+        bad = _unbuildable(node)
+        if bad is None:
+            problems.append(Problem(name, 1, f"not valid YAML: {exc}"))
+        else:
+            kind = str(bad.tag).rsplit(":", 1)[-1]
+            problems.append(
+                Problem(
+                    name,
+                    int(bad.start_mark.line) + 1,
+                    f"not valid YAML: {bad.value!r} is not a valid {kind}",
+                )
+            )
         return None
     if not isinstance(data, dict):
         problems.append(Problem(name, 1, "expected a mapping at the top of the file"))
@@ -259,7 +318,7 @@ def _include_of(path: Path) -> Any:
     """The file's content if it is an include file (one top-level key `include`), else None."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, yaml.YAMLError):
+    except (yaml.YAMLError, RecursionError, *_BUILD_ERRORS):  # not UTF-8, 2024-02-30, ...
         return None  # reported when the file is parsed as a catalog file
     return data if isinstance(data, dict) and "include" in data else None
 

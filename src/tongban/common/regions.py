@@ -33,7 +33,7 @@ REGION_CODE_RE = re.compile(r"^[1-8][0-9]0000$")
 
 
 def is_region_code(code: str) -> bool:
-    return bool(REGION_CODE_RE.match(code))
+    return bool(REGION_CODE_RE.fullmatch(code))  # not match: `$` takes "310000\n" too
 
 
 def region_name(code: str) -> str:

@@ -3,7 +3,7 @@ registered SM2 algorithm, so SD-JWT credentials are signed with P-256 keys (docs
 
 from __future__ import annotations
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import (
@@ -65,7 +65,7 @@ def public_key_pem(point: bytes) -> str:
 def public_key_from_pem(pem: str) -> bytes:
     try:
         key = serialization.load_pem_public_key(pem.encode())
-    except ValueError as exc:
+    except (ValueError, UnsupportedAlgorithm) as exc:  # an SM2 key: a curve it does not know
         raise ValueError("not a PEM public key") from exc
     if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
         raise ValueError("not a P-256 key")

@@ -69,7 +69,7 @@ class Kek:
     def from_base64(cls, text: str) -> Kek:
         try:
             return cls.from_bytes(base64.b64decode(text.strip(), validate=True))
-        except binascii.Error as exc:
+        except ValueError as exc:  # binascii.Error, or text that is not ASCII at all
             raise KeyUnavailable("the key-encryption key is not valid base64") from exc
 
     def wrapping_key(self, alg: Aead) -> bytes:

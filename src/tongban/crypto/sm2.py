@@ -86,7 +86,10 @@ def raw_to_der(signature: bytes) -> bytes:
 
 
 def der_to_raw(der: bytes) -> bytes:
+    """The r | s form of a DER signature; ValueError if it is not one (or r, s exceed 256 bits)."""
     r, s = decode_dss_signature(der)
+    if r >> 256 or s >> 256:
+        raise ValueError("not a 256-bit signature")
     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 

@@ -151,6 +151,7 @@ def load_document(
         issued_at = _epoch(document["issued_at"]) or 0
         next_update = _epoch(document["next_update"]) or 0
         region_name = str(document["region_name"])
+        signed = canonical(document)  # a lone surrogate has no UTF-8: UnicodeEncodeError
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise TrustListRefused("trust_list_invalid", f"malformed trust list: {exc}") from exc
     if any(k.kid != sm2.key_id(k.public_key) for k in keys.values()):
@@ -158,7 +159,7 @@ def load_document(
     root_kid = sm2.key_id(root_key)
     if root_fingerprint is not None and root_fingerprint.lower() != root_fingerprint_of(root_key):
         raise TrustListRefused("trust_list_invalid", "the root key is not the pinned one")
-    if not sm2.verify(root_key, canonical(document), signature):
+    if not sm2.verify(root_key, signed, signature):
         raise TrustListRefused("trust_list_invalid", "the root signature does not verify")
     if now > next_update:
         raise TrustListRefused(

@@ -37,8 +37,10 @@ from tongban.errors import DomainError
 FORMAT = "tongban-message/1"
 RECEIPT_FORMAT = "tongban-receipt/1"
 FEDERATION = "federation"  # the signing keys' purpose
-_ID_RE = re.compile(r"^[0-9a-f]{32}$")
-_TYPE_RE = re.compile(r"^[a-z][a-z_]*(\.[a-z][a-z_]*)*$")
+# Matched whole (fullmatch): `$` would let a trailing newline through.
+_ID_RE = re.compile(r"[0-9a-f]{32}")
+_TYPE_RE = re.compile(r"[a-z][a-z_]*(\.[a-z][a-z_]*)*")
+_REGION_RE = re.compile(r"[0-9]{6}")  # not isdigit(): that takes full-width digits too
 # Keys were active within this much of what a message says (clocks differ a little).
 KEY_PERIOD_SLACK = 300
 
@@ -171,10 +173,10 @@ def parse(document: Any) -> Envelope:
     problems = [
         name
         for name, ok in (
-            ("id", isinstance(message_id, str) and bool(_ID_RE.match(message_id))),
-            ("from", isinstance(sender, str) and len(sender) == 6 and sender.isdigit()),
-            ("to", isinstance(recipient, str) and len(recipient) == 6 and recipient.isdigit()),
-            ("type", isinstance(kind, str) and bool(_TYPE_RE.match(kind)) and len(kind) <= 40),
+            ("id", isinstance(message_id, str) and bool(_ID_RE.fullmatch(message_id))),
+            ("from", isinstance(sender, str) and bool(_REGION_RE.fullmatch(sender))),
+            ("to", isinstance(recipient, str) and bool(_REGION_RE.fullmatch(recipient))),
+            ("type", isinstance(kind, str) and bool(_TYPE_RE.fullmatch(kind)) and len(kind) <= 40),
             ("stream", isinstance(stream, str) and len(stream) <= 100),
             ("seq", isinstance(seq, int) and not isinstance(seq, bool) and 0 <= seq < 2**31),
             ("created_at", created_at is not None),

@@ -77,7 +77,10 @@ def _scene(where: str, key: str, spec: Any) -> Scene:
     unknown = set(spec) - _KEYS
     if unknown:
         raise SceneConfigError(f"{where}: unknown settings {sorted(unknown)}")
-    subjects = frozenset(spec.get("subjects") or ())
+    listed = spec.get("subjects") or ()
+    if not isinstance(listed, list) or not all(isinstance(s, str) for s in listed):
+        raise SceneConfigError(f"{where}: subjects must be person and/or enterprise")
+    subjects = frozenset(listed)
     if not subjects or not subjects <= CATALOGUE.keys():
         raise SceneConfigError(f"{where}: subjects must be person and/or enterprise")
     if spec.get("use") not in ("once", "many"):
@@ -90,13 +93,15 @@ def _scene(where: str, key: str, spec: Any) -> Scene:
         raise SceneConfigError(f"{where}: window attributes need place: hall")
     if not isinstance(spec.get("name"), str) or not isinstance(spec.get("name_en"), str):
         raise SceneConfigError(f"{where}: name and name_en are required")
+    if not isinstance(spec.get("paper", False), bool):  # a quoted "false" is not false
+        raise SceneConfigError(f"{where}: paper must be true or false")
     return Scene(
         key=key,
         name=spec["name"],
         name_en=spec["name_en"],
         subjects=subjects,
         once=spec["use"] == "once",
-        accepts_paper=bool(spec.get("paper", False)),
+        accepts_paper=spec.get("paper", False),
         place=spec.get("place"),
         attributes=attributes,
         window=window,
@@ -105,9 +110,13 @@ def _scene(where: str, key: str, spec: Any) -> Scene:
 
 def _attributes(where: str, subjects: frozenset[str], spec: Any) -> dict[str, tuple[str, ...]]:
     attributes: dict[str, tuple[str, ...]] = {}
+    if not isinstance(spec, dict | None):
+        raise SceneConfigError(f"{where}: attributes are a mapping of kind to a list")
     for subject, names in (spec or {}).items():
         if subject not in subjects:
             raise SceneConfigError(f"{where}: attributes for {subject}, which it does not accept")
+        if not isinstance(names, list | None) or not all(isinstance(n, str) for n in names or ()):
+            raise SceneConfigError(f"{where}: {subject} attributes must be a list of names")
         bad = [n for n in names or () if n not in CATALOGUE[subject]]
         if bad:
             raise SceneConfigError(f"{where}: unknown {subject} attributes {bad}")

@@ -117,19 +117,26 @@ def parse(text: str) -> Parsed:
     Scanners hand over whatever the camera read, so surrounding space and lower case are
     forgiven; everything else must be exact.
     """
-    text = text.strip().upper()
+    text = text.strip()
+    # Checked before upper-casing: 'ſ'.upper() is 'S', and a code has one spelling.
+    if not text.isascii():
+        raise Malformed("not a code of this platform")
+    text = text.upper()
     if not text.startswith(PREFIX) or len(text) > 600:
         raise Malformed("not a code of this platform")
     raw = _b32decode(text[len(PREFIX) :])
     if len(raw) < _STANDARD.size + 2 + SIGNATURE_BYTES:
         raise Malformed("too short")
     version, kind, region, ref, issued, validity, flags, kid = _STANDARD.unpack_from(raw)
+    region_code = int.from_bytes(region, "big")
     if version != VERSION:
         raise Malformed(f"unknown format version {version}")
     try:
         subject = SubjectType(kind)
     except ValueError as exc:
         raise Malformed(f"unknown code type {kind}") from exc
+    if not 0 < region_code <= 999_999:  # a 6-digit division code, as signed_part requires
+        raise Malformed("bad region code")
     if flags & ~FLAG_PAPER:
         raise Malformed("unknown flags")
     ext_len = raw[_STANDARD.size]
@@ -141,7 +148,7 @@ def parse(text: str) -> Parsed:
     channel = _read_extension(raw[_STANDARD.size + 1 : ext_end])
     claims = Claims(
         subject_type=subject,
-        region_code=f"{int.from_bytes(region, 'big'):06d}",
+        region_code=f"{region_code:06d}",
         ref=ref.hex(),
         issued_at=issued,
         validity=validity,

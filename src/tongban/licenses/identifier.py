@@ -39,11 +39,11 @@ class LicenseIdentifier:
     version: int
 
     def __post_init__(self) -> None:
-        if not _TYPE.match(self.type_code):
+        if not _TYPE.fullmatch(self.type_code):
             raise InvalidIdentifier("the type code is a credit code and 3 digits")
-        if not _ISSUER.match(self.issuer):
+        if not _ISSUER.fullmatch(self.issuer):
             raise InvalidIdentifier("the issuer is an 18-character credit code")
-        if not _SERIAL.match(self.serial):
+        if not _SERIAL.fullmatch(self.serial):
             raise InvalidIdentifier("the serial is 1 to 32 digits or capital letters")
         if not 1 <= self.version <= 999:
             raise InvalidIdentifier("the version is 1 to 999")
@@ -70,10 +70,10 @@ def parse_identifier(text: str) -> LicenseIdentifier:
     if not text.startswith(ROOT + "."):
         raise InvalidIdentifier(f"an identifier starts with {ROOT}")
     parts = text[len(ROOT) + 1 :].split(".")
-    if len(parts) != 5 or not all(_PART.match(p) for p in parts):
+    if len(parts) != 5 or not all(_PART.fullmatch(p) for p in parts):
         raise InvalidIdentifier("type.issuer.serial.version.check expected")
     type_code, issuer, serial, version, check = parts
-    if not _VERSION.match(version) or len(check) != 1:
+    if not _VERSION.fullmatch(version) or len(check) != 1:
         raise InvalidIdentifier("the version is 3 digits and the check one character")
     identifier = LicenseIdentifier(type_code, issuer, serial, int(version))
     if identifier.check != check:

@@ -47,7 +47,12 @@ def b64url(data: bytes) -> str:
 
 
 def unb64url(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Strictly: the decoder skips characters outside the alphabet, so without the round trip
+    a signature with a character added would still be the signature."""
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if b64url(data) != text:
+        raise ValueError("not base64url in its one unpadded spelling")
+    return data
 
 
 def _digest(disclosure: str) -> str:
@@ -116,7 +121,10 @@ def verify(presentation: str, lists: Mapping[str, TrustList], *, now: int) -> di
         raise SdJwtRefused("sd_jwt_not_yet_valid", "issued in the future")
     if payload.get("_sd_alg") != "sha-256":
         raise SdJwtRefused("sd_jwt_malformed", "_sd_alg must be sha-256")
-    digests = set(payload.get("_sd") or ())
+    listed = payload.get("_sd") or []
+    if not isinstance(listed, list) or not all(isinstance(d, str) for d in listed):
+        raise SdJwtRefused("sd_jwt_malformed", "_sd is a list of digests")
+    digests = set(listed)
     disclosed: dict[str, Any] = {}
     seen: set[str] = set()
     for disclosure in disclosures:
@@ -128,7 +136,7 @@ def verify(presentation: str, lists: Mapping[str, TrustList], *, now: int) -> di
         seen.add(digest)
         try:
             salt, name, value = json.loads(unb64url(disclosure))
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, RecursionError) as exc:
             raise SdJwtRefused("sd_jwt_disclosure_invalid", "not [salt, name, value]") from exc
         if not isinstance(name, str) or name in payload or name in disclosed or not salt:
             raise SdJwtRefused("sd_jwt_disclosure_invalid", f"claim {name!r} may not be set")
@@ -151,7 +159,7 @@ def _verified_jwt(
         header = json.loads(unb64url(head_b64))
         payload = json.loads(unb64url(body_b64))
         signature = unb64url(sig_b64)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, RecursionError) as exc:  # RecursionError: nested too deep
         raise SdJwtRefused("sd_jwt_malformed", "not a JWT") from exc
     if not isinstance(header, dict) or not isinstance(payload, dict):
         raise SdJwtRefused("sd_jwt_malformed", "header and payload are JSON objects")

@@ -129,7 +129,7 @@ def _accepted(header: str) -> str | None:
     for index, part in enumerate(header.split(",")):
         tag, _, params = part.strip().partition(";")
         weight = 1.0
-        if params.strip().startswith("q="):
+        if params.strip().lower().startswith("q="):  # "Q=0.5" too: the name is case-insensitive
             try:
                 weight = float(params.strip()[2:])
             except ValueError:
