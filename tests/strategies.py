@@ -109,3 +109,14 @@ def attempt(error: type[E], call: Callable[[], T]) -> tuple[T, None] | tuple[Non
         return call(), None
     except error as exc:
         return None, exc
+
+
+def shanghai_trusting(public_key: Any, now: int, since: int, **key: str) -> dict[str, Any]:
+    """The trust lists a verifier holds for the property tests: Shanghai's, valid around `now`,
+    with this one key active since `since` (`use`, `owner`, `alg` as the test needs)."""
+    from tongban.crypto import sm2
+    from tongban.crypto.trustlist import TrustedKey, TrustList
+
+    kid = sm2.key_id(public_key)
+    keys = {kid: TrustedKey(kid, public_key, "active", since, **key)}  # type: ignore[arg-type]
+    return {"310000": TrustList("310000", "上海市", now - 60, now + 3600, "-", keys)}

@@ -13,9 +13,8 @@ import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from tests.strategies import FAST, SLOW, any_text
+from tests.strategies import FAST, SLOW, any_text, shanghai_trusting
 from tongban.crypto import sm2
-from tongban.crypto.trustlist import TrustedKey, TrustList
 from tongban.idcode.errors import CodeRefused
 from tongban.idcode.token import (
     MAX_EXTENSION,
@@ -170,16 +169,7 @@ def test_non_ascii_look_alikes_are_not_a_spelling(claims: Claims, sig: bytes) ->
 NOW = 1_800_000_000
 SIGNER = sm2.Sm2Signer(sm2.KeyPair.generate())
 KID = sm2.key_id(SIGNER.public_key)
-LISTS = {
-    "310000": TrustList(
-        "310000",
-        "上海市",
-        NOW - 60,
-        NOW + 3600,
-        "-",
-        {KID: TrustedKey(KID, SIGNER.public_key, "active", NOW - 86400, owner="region:310000")},
-    )
-}
+LISTS = shanghai_trusting(SIGNER.public_key, NOW, NOW - 86400, owner="region:310000")
 
 
 @st.composite

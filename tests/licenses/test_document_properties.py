@@ -12,9 +12,17 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from tests.strategies import FAST, SLOW, STRUCTURED, any_text, attempt, json_values, mutated
+from tests.strategies import (
+    FAST,
+    SLOW,
+    STRUCTURED,
+    any_text,
+    attempt,
+    json_values,
+    mutated,
+    shanghai_trusting,
+)
 from tongban.crypto import jsonsig, sm2
-from tongban.crypto.trustlist import TrustedKey, TrustList
 from tongban.licenses.document import (
     FORMAT,
     epoch_of,
@@ -28,25 +36,9 @@ TODAY = date(2027, 1, 1)
 NOW = int(datetime(2027, 1, 1, tzinfo=UTC).timestamp())
 SIGNER = sm2.Sm2Signer(sm2.KeyPair.generate())
 KID = sm2.key_id(SIGNER.public_key)
-LISTS = {
-    "310000": TrustList(
-        "310000",
-        "上海市",
-        NOW - 60,
-        NOW + 3600,
-        "-",
-        {
-            KID: TrustedKey(
-                KID,
-                SIGNER.public_key,
-                "active",
-                NOW - 86400 * 400,
-                use="license",
-                owner="dept:sh-gaj",
-            )
-        },
-    )
-}
+LISTS = shanghai_trusting(
+    SIGNER.public_key, NOW, NOW - 86400 * 400, use="license", owner="dept:sh-gaj"
+)
 IDENTIFIER = LicenseIdentifier("11310000T00000003L001", "11310000T00000003L", "00000009", 1)
 
 

@@ -12,29 +12,23 @@ import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from tests.strategies import FAST, SLOW, STRUCTURED, any_text, attempt, json_values
+from tests.strategies import (
+    FAST,
+    SLOW,
+    STRUCTURED,
+    any_text,
+    attempt,
+    json_values,
+    shanghai_trusting,
+)
 from tongban.crypto import es256, sm2
-from tongban.crypto.trustlist import TrustedKey, TrustList
 from tongban.licenses import sdjwt
 
 NOW = 1_800_000_000
 PRIVATE, PUBLIC = es256.generate()
 KEY = es256.private_key(PRIVATE)
 KID = sm2.key_id(PUBLIC)
-LISTS = {
-    "310000": TrustList(
-        "310000",
-        "上海市",
-        NOW - 60,
-        NOW + 3600,
-        "-",
-        {
-            KID: TrustedKey(
-                KID, PUBLIC, "active", NOW - 60, use="sdjwt", owner="dept:sh-gaj", alg="ES256"
-            )
-        },
-    )
-}
+LISTS = shanghai_trusting(PUBLIC, NOW, NOW - 60, use="sdjwt", owner="dept:sh-gaj", alg="ES256")
 HEADER = {"alg": "ES256", "typ": "dc+sd-jwt", "kid": KID}
 
 

@@ -148,10 +148,9 @@ def _line_of(node: yaml.Node | None, path: Iterable[int | str]) -> int:
     return int(found.start_mark.line) + 1 if found is not None else 1
 
 
-def _duplicate_keys(node: yaml.Node | None) -> Iterator[tuple[int, str]]:
-    """YAML lets a later key silently replace an earlier one; in a catalog that loses data.
-
-    Each node is visited once: an alias is the node it names, which may contain it."""
+def _each_node(node: yaml.Node | None) -> Iterator[yaml.Node]:
+    """Every node of a document once, in document order. An alias is the node it names, which
+    may contain it (`&a [*a]`), so a node already seen is not entered again."""
     visited: set[int] = set()
     stack = [node]
     while stack:
@@ -159,16 +158,23 @@ def _duplicate_keys(node: yaml.Node | None) -> Iterator[tuple[int, str]]:
         if current is None or id(current) in visited:
             continue
         visited.add(id(current))
+        yield current
+        if isinstance(current, yaml.MappingNode):
+            stack.extend(n for pair in reversed(current.value) for n in reversed(pair))
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(reversed(current.value))
+
+
+def _duplicate_keys(node: yaml.Node | None) -> Iterator[tuple[int, str]]:
+    """YAML lets a later key silently replace an earlier one; in a catalog that loses data."""
+    for current in _each_node(node):
         if isinstance(current, yaml.MappingNode):
             seen: set[str] = set()
-            for key_node, value_node in current.value:
+            for key_node, _value in current.value:
                 if isinstance(key_node, yaml.ScalarNode):
                     if key_node.value in seen:
                         yield int(key_node.start_mark.line) + 1, str(key_node.value)
                     seen.add(key_node.value)
-                stack.append(value_node)
-        elif isinstance(current, yaml.SequenceNode):
-            stack.extend(current.value)
 
 
 # What PyYAML's safe constructors raise on a scalar they cannot build, besides YAMLError:
@@ -180,22 +186,12 @@ _BUILD_ERRORS = (ValueError, LookupError, AttributeError, TypeError)
 def _unbuildable(node: yaml.Node | None) -> yaml.Node | None:
     """The first scalar the safe loader cannot build (a date like 2024-02-30, `!!int abc`)."""
     builder = yaml.SafeLoader("")
-    visited: set[int] = set()
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if current is None or id(current) in visited:
-            continue
-        visited.add(id(current))
+    for current in _each_node(node):
         if isinstance(current, yaml.ScalarNode):
             try:
                 builder.construct_object(current)
             except _BUILD_ERRORS:
                 return current
-        elif isinstance(current, yaml.MappingNode):
-            stack.extend(n for pair in reversed(current.value) for n in reversed(pair))
-        elif isinstance(current, yaml.SequenceNode):
-            stack.extend(reversed(current.value))
     return None
 
 
