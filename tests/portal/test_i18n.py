@@ -3,6 +3,8 @@ language chosen by link, cookie and browser."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -128,3 +130,19 @@ def test_no_two_catalogs_translate_one_text_differently() -> None:
                     )
                 seen.setdefault(key, (path.name, text))
     assert clashes == [], "\n".join(clashes)
+
+
+def test_a_bundles_status_line_is_worded_in_the_pages_language() -> None:
+    from types import SimpleNamespace as Row
+
+    from tongban.onething.service import status_line
+
+    bundle = Row(status="in_progress")
+    tasks = [
+        Row(status="approved", matter_name="出生医学证明"),
+        Row(status="waiting", matter_name=""),
+    ]
+    assert status_line(bundle, tasks, gettext) == status_line(bundle, tasks)  # type: ignore[arg-type]
+    with speaking("en"):
+        english = status_line(bundle, tasks, gettext)  # type: ignore[arg-type]
+    assert "1 of 2 complete" in english and not re.search(r"[\u4e00-\u9fff]", english)

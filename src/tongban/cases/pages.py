@@ -45,7 +45,7 @@ from tongban.licenses import service as licenses
 from tongban.licenses.api import registry_of
 from tongban.licenses.resolver import Applicant
 from tongban.portal.csrf import verify_csrf
-from tongban.portal.i18n import Words
+from tongban.portal.i18n import Words, gettext, requested_language, speaking
 from tongban.portal.rendering import render
 
 router = APIRouter(include_in_schema=False)
@@ -175,10 +175,15 @@ def my_cases_page(
 
     mine = bundles.my_bundle_cases(db, principal)
     bundle_en = bundle_names_en(db, mine)
-    grouped = [
-        (b, bundles.status_line(b, bundles.tasks_of(db, b)), named(b.bundle_name, bundle_en[b.id]))
-        for b in mine
-    ]
+    with speaking(requested_language(request)):  # the line is worded now, in the page's words
+        grouped = [
+            (
+                b,
+                bundles.status_line(b, bundles.tasks_of(db, b), gettext),
+                named(b.bundle_name, bundle_en[b.id]),
+            )
+            for b in mine
+        ]
     english = matter_names_en(db, [c.matter_code for c in rows])
     return render(
         request,
