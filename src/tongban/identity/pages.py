@@ -20,6 +20,21 @@ from tongban.portal.rendering import render
 
 router = APIRouter(include_in_schema=False)
 
+# Who did it, by role: a person reads "the counter staff", not `window_staff`.
+ROLE_LABELS = Words(
+    {
+        "citizen": N_("本人或家人"),
+        "enterprise_agent": N_("企业经办人"),
+        "window_staff": N_("窗口工作人员"),
+        "reviewer": N_("部门审核人员"),
+        "issuer": N_("发证人员"),
+        "admin": N_("平台管理员"),
+        "verifier": N_("扫码单位"),
+        "region_peer": N_("外省地区平台"),
+        "supervisor": N_("监督人员"),
+        "system": N_("系统"),
+    }
+)
 # What was done with a person's data, as the person reads it (looked up translated).
 ACTION_LABELS = Words(
     {
@@ -116,7 +131,14 @@ def me_page(
 ) -> Response:
     profile = service.me(db, keyring(request), principal)
     usage = data_usage(db, principal.person_id) if principal.person_id else []
-    return render(request, "identity/me.html", me=profile, usage=usage, labels=ACTION_LABELS)
+    return render(
+        request,
+        "identity/me.html",
+        me=profile,
+        usage=usage,
+        labels=ACTION_LABELS,
+        roles=ROLE_LABELS,
+    )
 
 
 @router.post("/logout", response_class=HTMLResponse)
