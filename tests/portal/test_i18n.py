@@ -146,3 +146,32 @@ def test_a_bundles_status_line_is_worded_in_the_pages_language() -> None:
     with speaking("en"):
         english = status_line(bundle, tasks, gettext)  # type: ignore[arg-type]
     assert "1 of 2 complete" in english and not re.search(r"[\u4e00-\u9fff]", english)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("满 100% 可办", "满 100% 可办"),
+        ("50% off", "50% off"),
+        ("a %(x)s b", "a %(x)s b"),
+        ("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"),
+    ],
+)
+def test_a_runtime_text_through_underscore_is_shown_as_written(text: str, shown: str) -> None:
+    # A message quoting what someone typed goes through `_()` in the templates: it must neither
+    # break the page on a `%` nor be taken as markup.
+    from tongban.portal.rendering import templates
+
+    page = templates.env.from_string("{{ _(m) }}|{{ ngettext(m, m, 2) }}")
+    for language in ("zh", "en"):
+        with speaking(language):
+            assert page.render(m=text) == f"{shown}|{shown}"
+
+
+def test_our_own_texts_still_format_and_translate() -> None:
+    from tongban.portal.rendering import templates
+
+    page = templates.env.from_string('{{ _("近 %(n)s 天办件", n=3) }}')
+    assert page.render() == "近 3 天办件"
+    with speaking("en"):
+        assert page.render() == "Cases in the last 3 days"

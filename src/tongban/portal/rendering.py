@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
+from markupsafe import escape
 
 from tongban.catalog.schemas import AUDIENCE_LABELS, MATTER_KIND_LABELS
 from tongban.common.regions import REGION_NAMES_EN
@@ -22,6 +23,7 @@ from tongban.portal.i18n import (
     N_,
     Words,
     bilingual,
+    catalog,
     field_message,
     gettext,
     local,
@@ -43,7 +45,27 @@ templates = Jinja2Templates(
 )
 # Translations are looked up in the language of the request being rendered (a context
 # variable), so one environment serves every language.
-templates.env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
+
+
+def _template_gettext(message: str) -> str:
+    """`_()` in a template. Jinja marks what it returns as safe HTML and formats it with `%`,
+    which is right for the texts we wrote and wrong for a runtime text passed as a variable
+    (a record's words, a message quoting what someone typed): that one is escaped here and its
+    `%` doubled, so it reads as written and can neither inject markup nor break the page."""
+    if message in catalog("en"):
+        return gettext(message)
+    return str(escape(message)).replace("%", "%%")
+
+
+def _template_ngettext(singular: str, plural: str, n: int) -> str:
+    if singular in catalog("en"):
+        return ngettext(singular, plural, n)
+    return str(escape(singular if n == 1 else plural)).replace("%", "%%")
+
+
+templates.env.install_gettext_callables(  # type: ignore[attr-defined]
+    _template_gettext, _template_ngettext, newstyle=True
+)
 templates.env.filters["bi"] = bilingual
 templates.env.filters["local"] = local
 templates.env.globals["field_message"] = field_message
