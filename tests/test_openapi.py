@@ -36,6 +36,30 @@ def test_every_write_of_the_app_has_an_example_body_that_the_api_accepts_in_shap
             assert set(schema.get("required", [])) <= set(example), (path, example)
 
 
+def test_the_identifiers_in_the_examples_are_valid(client: TestClient) -> None:
+    # An app developer copies an example: its ID numbers and credit codes must pass our checks.
+    from tongban.common.identifiers import is_valid_id_number, is_valid_uscc
+
+    spec = client.get("/api/openapi.json").json()
+    found = 0
+    for schema in spec["components"]["schemas"].values():
+        for example in schema.get("examples", []):
+            for key, value in _flatten(example):
+                if key.endswith("id_number"):
+                    assert is_valid_id_number(value), (key, value)
+                    found += 1
+                elif key.endswith("uscc"):
+                    assert is_valid_uscc(value), (key, value)
+                    found += 1
+    assert found >= 2
+
+
+def _flatten(value: object, key: str = "") -> list[tuple[str, str]]:
+    if isinstance(value, dict):
+        return [pair for k, v in value.items() for pair in _flatten(v, str(k))]
+    return [(key, value)] if isinstance(value, str) else []
+
+
 def test_the_dashboard_is_in_the_api_for_leaders(client: TestClient) -> None:
     spec = client.get("/api/openapi.json").json()
     assert "/api/v1/dashboard" in spec["paths"]

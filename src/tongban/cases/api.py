@@ -60,7 +60,7 @@ class CreateIn(BaseModel):
                     "matter": "20P010000001",
                     "form": {
                         "child.name": "刘小明",
-                        "child.id_number": "310115201901014213",
+                        "child.id_number": "31011520190101421X",
                         "child.gender": "男",
                         "child.birth_date": "2019-01-01",
                         "child.relationship": "子",
