@@ -57,7 +57,6 @@ def test_apply_review_and_rate(person_factory: object) -> None:
     with agent.page.expect_navigation():
         agent.page.click('form[action$="/act"] button[type=submit]')
     assert "已提交" in agent.text() or "已受理" in agent.text()
-    number = re.search(r"[A-Z0-9]{10,}", agent.page.inner_text(".case-number, main")).group(0)  # type: ignore[union-attr]
     case_id = case_url.rsplit("/", 1)[1]
 
     reviewer: Person = person_factory()  # type: ignore[operator]
@@ -72,7 +71,6 @@ def test_apply_review_and_rate(person_factory: object) -> None:
         if reviewer.page.locator(f'input[name="action"][value="{action}"]').count():
             _act(reviewer, action)
     assert "已办结" in reviewer.text() or "已送达" in reviewer.text()
-    del number
 
     agent.visit(f"/me/cases/{case_id}")
     with agent.page.expect_navigation():
