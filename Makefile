@@ -6,14 +6,19 @@ PORT   ?= 8000
 HOST   ?= 127.0.0.1
 DB     ?= ./tongban.db
 
-.PHONY: install demo serve test test-sqlite lint format bench messages clean
+.PHONY: install demo serve test test-sqlite lint format bench messages lock audit clean
+
+LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --all-build-deps \
+              --no-emit-index-url --no-emit-find-links --extra dev
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+# Every dependency, build tools and pip included, at its locked version and checked against
+# its locked hashes; then Tongban itself, which brings nothing unlocked.
+$(VENV)/.installed: pyproject.toml requirements.lock | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 install: $(VENV)/.installed
@@ -43,6 +48,12 @@ messages: install  ## the marked texts as build/messages.pot; what lacks English
 	@mkdir -p build
 	$(BIN)/pybabel --quiet extract -F babel.cfg -o build/messages.pot src/tongban
 	$(BIN)/python -m tests.portal.i18n_tools
+
+lock: install  ## requirements.lock again from pyproject.toml (pins kept; ARGS=--upgrade for newer)
+	$(BIN)/pip-compile $(LOCK_FLAGS) $(ARGS) -o requirements.lock pyproject.toml
+
+audit: install  ## the locked dependencies against the known vulnerabilities
+	$(BIN)/python .ci/audit.py requirements.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
