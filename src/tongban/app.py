@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -35,7 +36,14 @@ from tongban.dashboard import api as dashboard_api
 from tongban.dashboard import pages as dashboard_pages
 from tongban.db import make_engine, make_sessionmaker
 from tongban.deps import DbSlots
-from tongban.errors import PROBLEM_JSON, DomainError, FieldError, validation_failed
+from tongban.errors import (
+    PROBLEM_JSON,
+    DomainError,
+    FieldError,
+    database_busy,
+    database_unavailable,
+    validation_failed,
+)
 from tongban.federation import api as federation_api
 from tongban.federation import pages as federation_pages
 from tongban.federation.peers import make_federation
@@ -62,6 +70,7 @@ from tongban.prereview import api as prereview_api
 from tongban.prereview import pages as prereview_pages
 from tongban.ratings import api as ratings_api
 from tongban.ratings import pages as ratings_pages
+from tongban.replica import read_replica_for
 from tongban.settings import Settings, files_dir_for, get_settings
 from tongban.workdays import api as workdays_api
 
@@ -92,6 +101,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
     app.state.db_slots = DbSlots(engine)
+    app.state.read_replica = read_replica_for(
+        settings.read_database_url, settings.read_max_lag_seconds
+    )
+    if app.state.read_replica is not None:
+        app.state.read_slots = DbSlots(app.state.read_replica.engine)
     app.state.keyring = _keyring_or_none(settings)
     app.state.signing = SigningKeys(settings, app.state.keyring) if app.state.keyring else None
     app.state.codes = _codes_or_none(settings, app.state.signing)
@@ -386,18 +400,79 @@ def _install_error_handlers(app: FastAPI) -> None:
         # Keep the headers the router set (Allow on a 405).
         return problem_response(error, request, headers=dict(exc.headers or {}))
 
+    async def database_error(request: Request, exc: Exception) -> Response:
+        error = database_problem(exc)
+        if error is None:  # a mistake in our SQL, not the database's state
+            return _internal_error(request)
+        log.warning(
+            "%s on %s %s: %s", error.code, request.method, request.url.path, _first_line(exc)
+        )
+        headers = {"Retry-After": str(error.extra["retry_after"])}
+        if wants_html(request):
+            page = render_error_page(request, error.status, error.title, None, error.title_en)
+            page.headers.update(headers)
+            return page
+        return problem_response(error, request, headers=headers)
+
+    for database_exception in _DATABASE_EXCEPTIONS:
+        app.add_exception_handler(database_exception, database_error)
+
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        error = DomainError(
-            code="internal_error",
-            title="系统繁忙，请稍后再试",
-            title_en="Internal error",
-            status=500,
-        )
-        if wants_html(request):
-            return render_error_page(request, 500, error.title, None, error.title_en)
-        return problem_response(error, request)
+        return _internal_error(request)
+
+
+def _internal_error(request: Request) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    error = DomainError(
+        code="internal_error",
+        title="系统繁忙，请稍后再试",
+        title_en="Internal error",
+        status=500,
+    )
+    if wants_html(request):
+        return render_error_page(request, 500, error.title, None, error.title_en)
+    return problem_response(error, request)
+
+
+# What the database's state (not our code) raises: it is down, restarting, unreachable, or
+# holds a lock too long. Answered 503 with Retry-After, so clients and balancers try again.
+_DATABASE_EXCEPTIONS: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,  # no pooled connection came free in time
+)
+# PostgreSQL: serialization failure, deadlock, lock not available, statement timeout.
+_BUSY_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57014"})
+# SQLite's own codes for a database that cannot be used at all (the rest of its
+# OperationalErrors are mistakes in a statement: no such table, a syntax error).
+_SQLITE_UNAVAILABLE = ("SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_NOTADB", "SQLITE_CORRUPT")
+
+
+def database_problem(exc: BaseException) -> DomainError | None:
+    """The problem to answer for a database exception: busy (retry soon), unavailable (retry
+    in a few seconds), or None when the statement itself is wrong (a 500 and a log entry)."""
+    if isinstance(exc, sa_exc.TimeoutError):
+        return database_busy()
+    if isinstance(exc, sa_exc.DisconnectionError):
+        return database_unavailable()
+    orig = getattr(exc, "orig", None)
+    sqlite_code = str(getattr(orig, "sqlite_errorname", "") or "")
+    if sqlite_code:
+        if sqlite_code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+            return database_busy()
+        if sqlite_code.startswith(_SQLITE_UNAVAILABLE):
+            return database_unavailable()
+        return None
+    if getattr(orig, "sqlstate", None) in _BUSY_SQLSTATES:
+        return database_busy()
+    return database_unavailable()
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    return (str(orig).strip().splitlines() or [type(orig).__name__])[0][:200]
 
 
 def _install_health(app: FastAPI) -> None:

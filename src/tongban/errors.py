@@ -67,3 +67,33 @@ def validation_failed(errors: list[FieldError], detail: str | None = None) -> Do
         detail=detail,
         errors=errors,
     )
+
+
+# How long a client should wait before trying again (the Retry-After header, in seconds): a
+# restarted database server is usually back within seconds; a lock is released sooner.
+UNAVAILABLE_RETRY_S = 5
+BUSY_RETRY_S = 2
+
+
+def database_unavailable() -> DomainError:
+    """The database does not answer (stopped, restarting, unreachable): nothing was done, the
+    same request may be sent again."""
+    return DomainError(
+        code="database_unavailable",
+        title="数据库暂时无法连接，请稍后再试",
+        title_en="The database is unavailable; please try again shortly",
+        status=503,
+        extra={"retry_after": UNAVAILABLE_RETRY_S},
+    )
+
+
+def database_busy() -> DomainError:
+    """The database answers but could not do the work in time (a lock held too long, a
+    deadlock, a statement timeout): nothing was done, the same request may be sent again."""
+    return DomainError(
+        code="database_busy",
+        title="数据库繁忙，请稍后再试",
+        title_en="The database is busy; please try again shortly",
+        status=503,
+        extra={"retry_after": BUSY_RETRY_S},
+    )

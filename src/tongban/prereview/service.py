@@ -19,7 +19,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from tongban.audit.service import record
@@ -30,7 +30,7 @@ from tongban.catalog.models import Department, District, Hall, LicenseType, Matt
 from tongban.catalog.rules import ElementFacts
 from tongban.catalog.schemas import DocumentRule, MatterIn, RuleIn
 from tongban.catalog.service import matter_form_facts
-from tongban.db import utcnow
+from tongban.db import locked, utcnow
 from tongban.errors import DomainError, FieldError, NotFound, validation_failed
 from tongban.identity.models import Enterprise, Person
 from tongban.identity.service import Principal, find_person_by_id_number
@@ -278,42 +278,113 @@ def run_pending(
     transaction open (on SQLite a write after them would find the database changed):
     claim it (the attempt is counted and committed first, so a file that kills the process
     is given up after MAX_ATTEMPTS like any failure); read its documents; record the result.
+    The claim is held until the result is recorded (`Claims`), so another worker leaves it
+    alone, and a worker killed on the way lets it go with its connection.
     Returns (done, failed)."""
     done = failed = 0
     tried: list[int] = []  # a failed one waits for the next pass
-    for _ in range(limit):
-        claimed = _claim(sessions, tried)
-        if claimed is None:
-            break
-        row_id, case_id = claimed
-        tried.append(row_id)
-        try:
-            with sessions() as session:
-                case = session.get(Case, case_id)
-                assert case is not None
-                rules = rules_of(session, case.matter_code)
-                started = time.perf_counter()
-                readings = read_documents(
-                    session, reg, store, case, rules, reader or _default_reader
-                )
-                seconds = time.perf_counter() - started
-                session.rollback()  # only read: the next transaction writes
-            with sessions() as session:
-                row = session.get(Prereview, row_id)
-                assert row is not None
-                record_result(session, reg, row, readings, seconds)
-            done += 1
-        except Exception as exc:  # any failure is recorded and retried later
-            _failed(sessions, row_id, exc)
-            failed += 1
+    claims = Claims.of(_engine_of(sessions))
+    try:
+        for _ in range(limit):
+            claimed = _claim(sessions, tried, claims)
+            if claimed is None:
+                break
+            row_id, case_id = claimed
+            tried.append(row_id)
+            try:
+                _run_one(sessions, reg, store, row_id, case_id, reader or _default_reader)
+                done += 1
+            except Exception as exc:  # any failure is recorded and retried later
+                _failed(sessions, row_id, exc)
+                failed += 1
+            finally:
+                claims.release(row_id)
+    finally:
+        claims.close()
     return done, failed
 
 
+def _run_one(
+    sessions: Callable[[], AbstractContextManager[Session]],
+    reg: Registry,
+    store: files.FileStore,
+    row_id: int,
+    case_id: int,
+    reader: Reader,
+) -> None:
+    with sessions() as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        rules = rules_of(session, case.matter_code)
+        started = time.perf_counter()
+        readings = read_documents(session, reg, store, case, rules, reader)
+        seconds = time.perf_counter() - started
+        session.rollback()  # only read: the next transaction writes
+    with sessions() as session:
+        row = locked(session, Prereview, row_id)
+        # Recorded once: a worker that lost its claim on the way (the database restarted
+        # under it) may find that another one has recorded it meanwhile.
+        if row is not None and row.status == "pending":
+            record_result(session, reg, row, readings, seconds)
+
+
+def _engine_of(sessions: Callable[[], AbstractContextManager[Session]]) -> Engine:
+    with sessions() as session:
+        bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
+# The first key of the pre-review claims' advisory locks (the second is the row id): "prev".
+CLAIM_LOCK_CLASS = 0x70726576
+
+
+class Claims:
+    """Which pre-reviews this worker is running, held while it runs them.
+
+    The attempt is committed when a pre-review is claimed, so the row lock taken with SKIP
+    LOCKED ends there; on PostgreSQL the claim goes on as a session-level advisory lock
+    (CLAIM_LOCK_CLASS, row id) on a connection of the worker's own, which other workers try
+    before they claim. The server drops it when that connection goes — a worker killed mid-job
+    — so the pre-review is taken again by the next pass of any worker, its attempt counted.
+    SQLite has no such locks (and one writer): there the check when the result is recorded
+    keeps the effect single."""
+
+    def __init__(self, conn: Connection | None) -> None:
+        self.conn = conn
+
+    @classmethod
+    def of(cls, engine: Engine) -> Claims:
+        if engine.dialect.name != "postgresql":
+            return cls(None)
+        return cls(engine.connect().execution_options(isolation_level="AUTOCOMMIT"))
+
+    def take(self, row_id: int) -> bool:
+        if self.conn is None:
+            return True
+        sql = text("SELECT pg_try_advisory_lock(:kind, :id)")
+        return bool(self.conn.scalar(sql, {"kind": CLAIM_LOCK_CLASS, "id": row_id}))
+
+    def release(self, row_id: int) -> None:
+        if self.conn is None:
+            return
+        try:
+            sql = text("SELECT pg_advisory_unlock(:kind, :id)")
+            self.conn.execute(sql, {"kind": CLAIM_LOCK_CLASS, "id": row_id})
+        except Exception:  # the connection is gone, and the lock with it
+            self.conn.invalidate()
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()  # any lock still held goes with the session
+
+
 def _claim(
-    sessions: Callable[[], AbstractContextManager[Session]], tried: list[int]
+    sessions: Callable[[], AbstractContextManager[Session]],
+    tried: list[int],
+    claims: Claims,
 ) -> tuple[int, int] | None:
-    """The oldest pending pre-review not tried in this pass, its attempt counted; one the
-    worker has died on MAX_ATTEMPTS times is given up on the way."""
+    """The oldest pending pre-review not tried in this pass nor run by another worker, its
+    attempt counted; one the worker has died on MAX_ATTEMPTS times is given up on the way."""
     with sessions() as session:
         skip = list(tried)
         while True:
@@ -326,12 +397,16 @@ def _claim(
             ).first()
             if row is None:
                 return None
-            if row.attempts < MAX_ATTEMPTS:
-                row.attempts += 1
-                return row.id, row.case_id
-            row.status, row.finished_at = "failed", utcnow()
-            row.last_error = row.last_error or "the worker stopped while running it"
-            skip.append(row.id)
+            if row.attempts >= MAX_ATTEMPTS:
+                row.status, row.finished_at = "failed", utcnow()
+                row.last_error = row.last_error or "the worker stopped while running it"
+                skip.append(row.id)
+                continue
+            if not claims.take(row.id):  # another worker is running it
+                skip.append(row.id)
+                continue
+            row.attempts += 1
+            return row.id, row.case_id
 
 
 def _failed(
