@@ -171,3 +171,50 @@ def test_enroll_otp_prints_a_secret_an_authenticator_accepts(tmp_path: Path) -> 
         assert client.post("/api/v1/auth/token", json=body).status_code == 200
     code, out = run("accounts", "enroll-otp", "nobody", "--db", db)
     assert code == 1 and "no account" in out
+
+
+def test_keys_rewrap_moves_the_node_to_a_new_kek(tmp_path: Path) -> None:
+    """`tongban keys rewrap`: audited, idempotent, a bad new KEK changes nothing, and afterwards
+    only the new KEK opens the node (doctor says so with the old one)."""
+    import base64
+    import os
+
+    db = str(tmp_path / "r.db")
+    assert run("demo", "--db", db, "--no-serve")[0] == 0
+    bad = tmp_path / "bad.kek"
+    bad.write_text("not a key\n")
+    code, out = run("keys", "rewrap", "--db", db, "--new-kek-file", str(bad))
+    assert code == 1 and "nothing changed" in out, out
+    code, out = run("keys", "rewrap", "--db", db, "--new-kek-file", str(tmp_path / "none.kek"))
+    assert code == 1 and "nothing changed" in out, out
+    new = tmp_path / "new.kek"
+    new.write_text(base64.b64encode(os.urandom(32)).decode() + "\n")
+    code, out = run("keys", "rewrap", "--db", db, "--new-kek-file", str(new))
+    assert code == 0 and "2 data keys wrapped under" in out, out
+    code, out = run("keys", "rewrap", "--db", db, "--new-kek-file", str(new))
+    assert code == 0 and "already under" in out, out
+    # The old KEK (the demo's, beside the database) opens nothing now ...
+    code, out = run("doctor", "--db", db)
+    assert code == 1 and "was wrapped by key-encryption key" in out, out
+    code, out = run("keys", "rotate", "--db", db)
+    assert code == 1, out
+    # ... the new one everything: the signing keys, the audit chain with the rewrap in it.
+    for args in (["doctor"], ["keys", "rotate"], ["audit", "verify"]):
+        code, out = run_with_kek_file(new, *args, "--db", db)
+        assert code == 0, out
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        actions = [r[0] for r in conn.execute("SELECT action FROM audit_entries")]
+    assert actions.count("keys.rewrap") == 1
+
+
+def run_with_kek_file(kek: Path, *args: str) -> tuple[int, str]:
+    from tongban.settings import get_settings
+
+    get_settings.cache_clear()  # the settings are read once per process
+    try:
+        result = runner.invoke(app, list(args), env={"TONGBAN_KEK_FILE": str(kek)})
+    finally:
+        get_settings.cache_clear()
+    return result.exit_code, result.output

@@ -1,4 +1,4 @@
-"""The `tongban` command: serve, demo, doctor, db, catalog, keys, code, audit, accounts."""
+"""The `tongban` command: serve, demo, doctor, db, catalog, keys, backup, code, audit, accounts."""
 
 from __future__ import annotations
 
@@ -1170,6 +1170,124 @@ def _ensure_demo_keys(settings: Settings) -> None:
         signing = SigningKeys(settings, ring)
         CodeKeys(signing).ensure(session)
         signing.ensure(session, "federation", signing.region_owner)
+
+
+# -- keys rewrap: a new key-encryption key -----------------------------------------------------
+
+
+@keys_app.command("rewrap")
+def keys_rewrap(
+    new_kek_file: Annotated[
+        Path,
+        typer.Option("--new-kek-file", help="the new KEK (base64 of 32 bytes), from the store"),
+    ],
+    db: DbOption = None,
+) -> None:
+    """A new key-encryption key: every data key wrapped again under it, in one transaction
+    (no value is re-encrypted). The current KEK is the configured one; afterwards only the
+    new one opens the node. Running it again changes nothing."""
+    from tongban.audit.service import record
+    from tongban.crypto.keys import configured_kek
+    from tongban.crypto.service import KeyUnavailable, read_kek_file, rewrap_data_keys
+    from tongban.db import make_sessionmaker, transaction
+
+    settings = _settings(db)
+    engine = _engine(settings)
+    _require_current_schema(engine)
+    try:
+        current = configured_kek(settings)
+        new = read_kek_file(new_kek_file)
+    except (KeyUnavailable, OSError) as exc:
+        raise _fail(f"nothing changed: {exc}") from exc
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            done = rewrap_data_keys(session, current, new)
+            if done.rewrapped:
+                record(
+                    session,
+                    actor="system",
+                    action="keys.rewrap",
+                    details={"from": done.old_kek, "to": done.new_kek, "keys": done.rewrapped},
+                )
+    except KeyUnavailable as exc:
+        raise _fail(f"nothing changed: {exc}") from exc
+    if done.rewrapped:
+        typer.echo(
+            f"{done.rewrapped} data keys wrapped under key-encryption key {new.id} "
+            f"(was {current.id}); configure the new KEK and restart every process"
+        )
+    else:
+        typer.echo(f"all {done.already} data keys already under key-encryption key {new.id}")
+
+
+# -- backup: the database, the uploads and a manifest -----------------------------------------
+
+backup_app = typer.Typer(
+    help="Backups of the database and the uploads (the KEK is backed up in its secret store).",
+    no_args_is_help=True,
+)
+app.add_typer(backup_app, name="backup")
+
+
+@backup_app.command("create")
+def backup_create(
+    dest: Annotated[Path, typer.Argument(help="a new or empty folder for this backup")],
+    db: DbOption = None,
+    pg_dump: Annotated[
+        str, typer.Option("--pg-dump", help="pg_dump to use (PostgreSQL)")
+    ] = "pg_dump",
+) -> None:
+    """Copy the database (SQLite's online backup, or pg_dump), then the uploads folder, then
+    write manifest.json (revision, region, the wrapped data keys and their KEK's id)."""
+    from tongban.backup import BackupFailed, create_backup
+    from tongban.settings import files_dir_for
+
+    settings = _settings(db)
+    engine = _engine(settings)
+    try:
+        made = create_backup(
+            settings.database_url, engine, files_dir_for(settings), dest, pg_dump=pg_dump
+        )
+    except BackupFailed as exc:
+        raise _fail(f"no backup: {exc}") from exc
+    finally:
+        engine.dispose()
+    typer.echo(
+        f"backup in {dest}: {made.backend} database at revision {made.revision} "
+        f"({made.database_bytes} bytes), {made.files} uploaded files; data keys under "
+        f"key-encryption key {', '.join(made.kek_ids)} (not in the backup: keep it in its store)"
+    )
+
+
+@backup_app.command("check")
+def backup_check(
+    folder: Annotated[Path, typer.Argument(help="a folder `tongban backup create` wrote")],
+) -> None:
+    """Is the backup whole, and does the configured KEK open its data keys? Exits 1 if not.
+    Run it after each backup with the KEK from the secret store, and before a restore."""
+    from tongban.backup import BackupFailed, check_backup
+    from tongban.crypto.keys import configured_kek
+    from tongban.crypto.service import KeyUnavailable
+
+    settings = get_settings()
+    try:
+        kek = configured_kek(settings)
+    except KeyUnavailable:
+        kek = None
+    try:
+        checked = check_backup(folder, kek)
+    except (BackupFailed, ValueError, TypeError) as exc:
+        raise _fail(f"{folder}: {exc}") from exc
+    m = checked.manifest
+    typer.echo(
+        f"{m.backend} backup of {m.created_at}, revision {m.revision}, region {m.region_code}, "
+        f"{m.files} uploaded files, {len(m.data_keys)} data keys under {', '.join(m.kek_ids)}"
+    )
+    for problem in checked.problems:
+        typer.echo(f"problem: {problem}", err=True)
+    if not checked.ok:
+        raise _fail(f"{len(checked.problems)} problem(s): this backup would not restore whole")
+    typer.echo(f"ok: whole, and key-encryption key {kek.id if kek else ''} opens its data keys")
 
 
 def main() -> None:  # pragma: no cover - console entry point

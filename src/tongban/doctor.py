@@ -131,6 +131,44 @@ def check_database(settings: Settings, engine: Engine) -> Check:
     return Check("ok", "database", f"{name} {version} at {url.host or ''}{port}/{url.database}")
 
 
+def check_read_replica(settings: Settings) -> Check:
+    """TONGBAN_READ_DATABASE_URL: a standby of this database, answering and keeping up. Only a
+    wrong schema is an error; a replica away or behind is a warning, since the catalog's reads
+    then go to the primary."""
+    from tongban.migrate import current_revision, head_revision
+    from tongban.replica import ReadReplica
+
+    assert settings.read_database_url
+    replica = ReadReplica(settings.read_database_url, settings.read_max_lag_seconds, pool_size=1)
+    where = make_url(settings.read_database_url).render_as_string(hide_password=True)
+    try:
+        replica.usable()
+        state = replica.state
+        if state.reason == "unreachable":
+            return Check("warn", "read-replica", f"{where} does not answer: reads use the primary")
+        revision = current_revision(replica.engine)
+    finally:
+        replica.dispose()
+    if revision != head_revision():
+        return Check(
+            "error",
+            "read-replica",
+            f"{where} is at schema {revision}, not {head_revision()}: not a replica of this "
+            "database?",
+        )
+    lag = f"{state.lag_seconds:.1f} s behind"
+    if not state.in_recovery:
+        return Check("warn", "read-replica", f"{where} is not a standby (it takes writes)")
+    if state.reason == "behind":
+        return Check(
+            "warn",
+            "read-replica",
+            f"{where} is {lag} (more than {settings.read_max_lag_seconds:g} s): reads use the "
+            "primary",
+        )
+    return Check("ok", "read-replica", f"{where}, {lag}")
+
+
 def check_migrations(engine: Engine) -> Check:
     """The schema is the newest this release knows (alembic head)."""
     from alembic.script import ScriptDirectory
@@ -219,20 +257,18 @@ def _kek(settings: Settings, engine: Engine, *, demo: bool) -> tuple[Check, bool
     try:
         ring = Keyring(configured_kek(settings), Aead(settings.field_cipher))
         with _reading(engine) as session:
-            rows = list(session.scalars(select(DataKey).order_by(DataKey.id)))
-            if not rows:
+            if session.scalar(select(DataKey.id).limit(1)) is None:
                 return Check(
                     "error", "kek", "no data keys in the database: run `tongban keys init`"
                 ), False
-            for row in rows:
-                ring._unwrap(row)  # the very check the server makes before using a key
+            count = ring.open_all(session)  # the very check the server makes before using a key
             active = ring.active_key_id(session)
             ring.index_key(session)
     except KeyUnavailable as exc:
         return Check("error", "kek", f"{exc} (from {_kek_source(settings)})"), False
     found = (
         f"key-encryption key {ring.kek.id} from {_kek_source(settings)} unwraps all "
-        f"{len(rows)} data keys (field key {active} active)"
+        f"{count} data keys (field key {active} active)"
     )
     if none_set and not demo:
         return Check(
@@ -572,6 +608,8 @@ def run_checks(
         signing = ours and keys_open
         if signing:
             add(_guarded("signing-keys", lambda: check_signing_keys(settings, engine)))
+    if settings.read_database_url:
+        add(_guarded("read-replica", lambda: check_read_replica(settings)))
     add(_guarded("uploads", lambda: check_uploads(settings, demo=demo)))
     add(check_staff_otp(settings, demo=demo))
     add(check_cookies(settings))

@@ -20,6 +20,7 @@ from tongban.crypto.service import (
     Keyring,
     KeyUnavailable,
     read_kek_file,
+    rewrap_data_keys,
     rotate_all,
     write_kek_file,
 )
@@ -165,3 +166,88 @@ def test_rotation_reencrypts_in_batches_and_old_values_stay_readable(
     finally:
         service.ENCRYPTED_COLUMNS.remove(column)
         _Secret.__table__.drop(empty_engine)  # type: ignore[attr-defined]
+
+
+# -- a new key-encryption key ------------------------------------------------------------------
+
+
+def _keyed(session: Session, kek: Kek) -> tuple[Keyring, str, str]:
+    """A database with field and index keys under `kek`, a value and its blind index."""
+    ring = Keyring(kek)
+    ring.ensure_keys(session)
+    token = ring.encrypt(session, "person.phone", "13800138000")
+    return ring, token, ring.blind_index(session, "person.phone", "13800138000")
+
+
+def test_rewrap_moves_every_data_key_to_the_new_kek_and_touches_no_value(
+    empty_db: Session, kek: Kek
+) -> None:
+    _, token, index = _keyed(empty_db, kek)
+    rotated = Keyring(kek)
+    rotated.rotate(empty_db)  # a retired field key must move too: old values need it
+    new = Kek.from_bytes(os.urandom(32))
+    done = rewrap_data_keys(empty_db, kek, new)
+    assert (done.rewrapped, done.already) == (3, 0)
+    assert set(empty_db.scalars(select(DataKey.kek_id))) == {new.id}
+    after = Keyring(new)
+    assert after.open_all(empty_db) == 3
+    assert after.decrypt(empty_db, "person.phone", token) == "13800138000"
+    assert after.blind_index(empty_db, "person.phone", "13800138000") == index
+    with pytest.raises(KeyUnavailable, match="not by the configured one"):
+        Keyring(kek).decrypt(empty_db, "person.phone", token)
+    # Again (a run that committed, started once more): nothing changes.
+    wrapped = list(empty_db.scalars(select(DataKey.wrapped).order_by(DataKey.id)))
+    again = rewrap_data_keys(empty_db, kek, new)
+    assert (again.rewrapped, again.already) == (0, 3)
+    assert list(empty_db.scalars(select(DataKey.wrapped).order_by(DataKey.id))) == wrapped
+
+
+def _wrapped(engine: Engine) -> list[tuple[str, bytes]]:
+    with transaction(make_sessionmaker(engine)) as s:
+        return [(k.kek_id, k.wrapped) for k in s.scalars(select(DataKey).order_by(DataKey.id))]
+
+
+def test_rewrap_with_a_kek_that_opens_nothing_changes_nothing(
+    empty_engine: Engine, kek: Kek
+) -> None:
+    factory = make_sessionmaker(empty_engine)
+    with transaction(factory) as s:
+        _keyed(s, kek)
+    before = _wrapped(empty_engine)
+    stranger, new = Kek.from_bytes(os.urandom(32)), Kek.from_bytes(os.urandom(32))
+    with pytest.raises(KeyUnavailable), transaction(factory) as s:
+        rewrap_data_keys(s, stranger, new)  # the configured KEK is not the node's
+    assert _wrapped(empty_engine) == before
+
+
+def _killed_during(engine: Engine, kek: Kek, new: Kek) -> None:
+    with transaction(make_sessionmaker(engine)) as s:
+        rewrap_data_keys(s, kek, new)
+        raise RuntimeError("the process was killed before the commit")
+
+
+def test_an_interrupted_rewrap_leaves_the_old_kek_working(empty_engine: Engine, kek: Kek) -> None:
+    factory = make_sessionmaker(empty_engine)
+    with transaction(factory) as s:
+        _, token, _ = _keyed(s, kek)
+    new = Kek.from_bytes(os.urandom(32))
+    with pytest.raises(RuntimeError):
+        _killed_during(empty_engine, kek, new)
+    with transaction(factory) as s:
+        assert set(s.scalars(select(DataKey.kek_id))) == {kek.id}
+        assert Keyring(kek).decrypt(s, "person.phone", token) == "13800138000"
+        with pytest.raises(KeyUnavailable):
+            Keyring(new).open_all(s)
+
+
+def test_no_data_key_is_made_under_a_kek_the_others_are_not_under(
+    empty_db: Session, kek: Kek
+) -> None:
+    """A process still configured with the KEK from before a rewrap cannot rotate the field
+    key into a key the new KEK does not open."""
+    _keyed(empty_db, kek)
+    new = Kek.from_bytes(os.urandom(32))
+    rewrap_data_keys(empty_db, kek, new)
+    with pytest.raises(KeyUnavailable, match="no new key is made"):
+        Keyring(kek).rotate(empty_db)
+    assert Keyring(new).rotate(empty_db) > 0

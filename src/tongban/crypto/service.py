@@ -11,6 +11,8 @@
   another column does not decrypt.
 - Look-ups use a blind index: HMAC-SM3 of the field name and the normalised value under the
   "index" key, which is never rotated (every index would have to be recomputed).
+- The KEK itself is changed by wrapping every data key again under the new one
+  (`rewrap_data_keys`, `tongban keys rewrap`): one transaction, no value re-encrypted.
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tongban.crypto.models import DataKey
@@ -123,16 +125,12 @@ class Keyring:
         session.flush()
 
     def _create(self, session: Session, purpose: str) -> DataKey:
+        self._refuse_a_second_kek(session)
         raw = new_key(self.algorithm)
         row = DataKey(
             purpose=purpose,
             algorithm=self.algorithm.value,
-            wrapped=seal(
-                self.algorithm,
-                self.kek.wrapping_key(self.algorithm),
-                raw,
-                _wrap_aad(purpose, self.algorithm),
-            ),
+            wrapped=_wrap_data_key(self.kek, purpose, self.algorithm, raw),
             kek_id=self.kek.id,
             active=True,
         )
@@ -143,22 +141,30 @@ class Keyring:
             self._active = row.id
         return row
 
+    def _refuse_a_second_kek(self, session: Session) -> None:
+        """A new data key goes under the KEK the others are under: a process still configured
+        with the KEK before a rewrap must not add a key the new KEK cannot open."""
+        others = set(session.scalars(select(DataKey.kek_id).distinct())) - {self.kek.id}
+        if others:
+            raise KeyUnavailable(
+                f"the data keys are wrapped by key-encryption key {', '.join(sorted(others))}, "
+                f"not by the configured one ({self.kek.id}): no new key is made under it"
+            )
+
     def _unwrap(self, row: DataKey) -> tuple[Aead, bytes]:
         if row.id not in self._keys:
-            alg = Aead(row.algorithm)
-            if row.kek_id != self.kek.id:
-                raise KeyUnavailable(
-                    f"data key {row.id} was wrapped by key-encryption key {row.kek_id}, "
-                    f"not by the configured one ({self.kek.id})"
-                )
-            try:
-                raw = open_sealed(
-                    alg, self.kek.wrapping_key(alg), row.wrapped, _wrap_aad(row.purpose, alg)
-                )
-            except DecryptionFailed as exc:
-                raise KeyUnavailable(f"data key {row.id} does not unwrap with this KEK") from exc
-            self._keys[row.id] = (alg, raw)
+            self._keys[row.id] = (Aead(row.algorithm), unwrap_data_key(self.kek, row))
         return self._keys[row.id]
+
+    def open_all(self, session: Session) -> int:
+        """Unwrap every stored data key (what a deployment check or a restore proves); the
+        number of keys. Raises KeyUnavailable for the first that does not open."""
+        rows = list(session.scalars(select(DataKey).order_by(DataKey.id)))
+        if not rows:
+            raise KeyUnavailable("no data keys in the database: run `tongban keys init`")
+        for row in rows:
+            self._unwrap(row)
+        return len(rows)
 
     def _key(self, session: Session, key_id: int) -> tuple[Aead, bytes]:
         if key_id in self._keys:
@@ -263,6 +269,79 @@ class Keyring:
 
 def _wrap_aad(purpose: str, alg: Aead) -> bytes:
     return f"tongban data key|{purpose}|{alg.value}".encode()
+
+
+class WrappedKey(Protocol):
+    """A stored data key as the database row (or a backup's manifest) holds it."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def purpose(self) -> str: ...
+    @property
+    def algorithm(self) -> str: ...
+    @property
+    def wrapped(self) -> bytes: ...
+    @property
+    def kek_id(self) -> str: ...
+
+
+def unwrap_data_key(kek: Kek, key: WrappedKey) -> bytes:
+    """The raw data key, or KeyUnavailable saying which KEK it needs."""
+    if key.kek_id != kek.id:
+        raise KeyUnavailable(
+            f"data key {key.id} was wrapped by key-encryption key {key.kek_id}, "
+            f"not by the configured one ({kek.id})"
+        )
+    alg = Aead(key.algorithm)
+    try:
+        return open_sealed(alg, kek.wrapping_key(alg), key.wrapped, _wrap_aad(key.purpose, alg))
+    except DecryptionFailed as exc:
+        raise KeyUnavailable(f"data key {key.id} does not unwrap with this KEK") from exc
+
+
+def _wrap_data_key(kek: Kek, purpose: str, alg: Aead, raw: bytes) -> bytes:
+    return seal(alg, kek.wrapping_key(alg), raw, _wrap_aad(purpose, alg))
+
+
+@dataclass(frozen=True)
+class Rewrap:
+    """What `rewrap_data_keys` did: keys wrapped again, and keys already under the new KEK."""
+
+    old_kek: str
+    new_kek: str
+    rewrapped: int
+    already: int
+
+
+def rewrap_data_keys(session: Session, current: Kek, new: Kek) -> Rewrap:
+    """Wrap every data key again under `new`, in the caller's transaction; nothing a data key
+    sealed is touched. Idempotent: keys already under `new` (a run that committed, then was
+    started again) are only checked to open. Any key that opens under neither KEK stops the
+    whole change, so a node never holds keys under two KEKs."""
+    # On PostgreSQL the rows are locked, so a rotation running now waits for this to end.
+    rows = list(session.scalars(select(DataKey).order_by(DataKey.id).with_for_update()))
+    if not rows:
+        raise KeyUnavailable("no data keys in the database: run `tongban keys init`")
+    rewrapped = already = 0
+    for row in rows:
+        if row.kek_id == new.id:
+            unwrap_data_key(new, row)
+            already += 1
+            continue
+        raw = unwrap_data_key(current, row)
+        row.wrapped = _wrap_data_key(new, row.purpose, Aead(row.algorithm), raw)
+        row.kek_id = new.id
+        unwrap_data_key(new, row)  # the new wrapping opens before anything is committed
+        rewrapped += 1
+    session.flush()
+    left = session.scalar(select(func.count()).select_from(DataKey).where(DataKey.kek_id != new.id))
+    if left:
+        raise KeyUnavailable(
+            f"{left} data keys were made under the old KEK meanwhile; nothing was changed: "
+            "run it again"
+        )
+    return Rewrap(current.id, new.id, rewrapped, already)
 
 
 def _parse(token: str) -> tuple[int, bytes]:
