@@ -5,22 +5,29 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated, Any
 
 from anyio import CapacityLimiter
 from fastapi import Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from tongban.errors import DomainError
+from tongban.replica import ReadReplica
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """One transaction per request: commit when the handler returns, roll back everything when
-    it raises.
+    it raises."""
+    async with _primary_session(request) as session:
+        yield session
 
-    A request takes one of a fixed number of database slots, waiting for it in the event loop
+
+@asynccontextmanager
+async def _primary_session(request: Request) -> AsyncIterator[Session]:
+    """A request takes one of a fixed number of database slots, waiting for it in the event loop
     rather than in a worker thread. Otherwise, under load, every worker thread can end up
     waiting for a pooled connection (or SQLite's write lock) while the requests that hold them
     wait for a free thread to finish in, until the pool's timeout fails them all. With at most
@@ -39,9 +46,30 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
             await run_in_threadpool(session.close)
 
 
+async def get_read_session(request: Request) -> AsyncIterator[Session]:
+    """A session for reads that may be seconds old: on the read replica while it answers and
+    keeps up (tongban.replica), else on the primary. Only for routes that use no other
+    database session, so a request never waits for a second slot while it holds one."""
+    replica: ReadReplica | None = request.app.state.read_replica
+    if replica is None or not await run_in_threadpool(replica.usable):
+        async with _primary_session(request) as session:
+            yield session
+        return
+    async with request.app.state.read_slots.limiter():
+        session = replica.sessions()
+        try:
+            yield session
+        except (OperationalError, InterfaceError):
+            replica.failed()  # the next reads go to the primary; this one answers 503
+            raise
+        finally:
+            await run_in_threadpool(session.close)  # a replica is read-only: nothing to commit
+
+
 # scope="function": the transaction ends before the response is sent, so a failed commit
 # becomes an error response instead of a 200 for something that was never stored.
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
+ReadSession = Annotated[Session, Depends(get_read_session, scope="function")]
 
 
 class DbSlots:

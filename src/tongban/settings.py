@@ -19,6 +19,15 @@ class Settings(BaseSettings):
         default="sqlite:///./tongban.db",
         description="SQLAlchemy URL: sqlite:///PATH (embedded) or postgresql+psycopg://...",
     )
+    read_database_url: str | None = Field(
+        default=None,
+        pattern=r"^postgresql(\+psycopg)?://",
+        description="a PostgreSQL streaming replica for the catalog's reads (search, guides, "
+        "departments, halls); the primary answers them while it is away or behind",
+    )
+    read_max_lag_seconds: float = Field(
+        default=30.0, ge=0, le=3600, description="how far behind the replica may be and still read"
+    )
     region_code: str = Field(
         default="310000",
         pattern=r"^[1-8][0-9]0000$",

@@ -20,7 +20,7 @@ from tongban.catalog.schemas import (
     MatterPage,
     OnlineFilter,
 )
-from tongban.deps import DbSession
+from tongban.deps import ReadSession
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
 
@@ -34,7 +34,7 @@ _INVALID: dict[int | str, dict[str, Any]] = {
 
 @router.get("/matters", response_model=MatterPage, responses=_INVALID, summary="Search matters")
 def search_matters(
-    db: DbSession,
+    db: ReadSession,
     q: Annotated[str | None, Query(max_length=100, description="what the person typed")] = None,
     audience: AudienceFilter = None,
     department: Annotated[DepartmentFilter, Query(description="department code")] = None,
@@ -64,7 +64,7 @@ def search_matters(
     summary="The guide (办事指南) of a matter",
 )
 def get_guide(
-    db: DbSession,
+    db: ReadSession,
     code: str,
     version: Annotated[int | None, Query(ge=1, description="an earlier published version")] = None,
 ) -> GuideOut:
@@ -72,23 +72,23 @@ def get_guide(
 
 
 @router.get("/catalog/stats", response_model=CatalogStats, summary="Catalog statistics")
-def catalog_stats(db: DbSession) -> CatalogStats:
+def catalog_stats(db: ReadSession) -> CatalogStats:
     return service.catalog_stats(db)
 
 
 @router.get("/departments", response_model=list[DepartmentOut], summary="Departments")
-def list_departments(db: DbSession) -> list[DepartmentOut]:
+def list_departments(db: ReadSession) -> list[DepartmentOut]:
     return service.list_departments(db)
 
 
 @router.get("/departments/{code}", response_model=DepartmentOut, responses=_NOT_FOUND)
-def get_department(db: DbSession, code: str) -> DepartmentOut:
+def get_department(db: ReadSession, code: str) -> DepartmentOut:
     return service.get_department(db, code)
 
 
 @router.get("/halls", response_model=list[HallOut], responses=_INVALID, summary="Service halls")
 def list_halls(
-    db: DbSession,
+    db: ReadSession,
     district: DistrictFilter = None,
     kind: HallKindFilter = None,
 ) -> list[HallOut]:
@@ -96,15 +96,15 @@ def list_halls(
 
 
 @router.get("/halls/{code}", response_model=HallOut, responses=_NOT_FOUND)
-def get_hall(db: DbSession, code: str) -> HallOut:
+def get_hall(db: ReadSession, code: str) -> HallOut:
     return service.get_hall(db, code)
 
 
 @router.get("/license-types", summary="The license catalog (证照目录): types, codes, issuers")
-def license_types(db: DbSession) -> list[dict[str, str]]:
+def license_types(db: ReadSession) -> list[dict[str, str]]:
     return service.license_types(db)
 
 
 @router.get("/districts", summary="Districts of the region")
-def list_districts(db: DbSession) -> list[dict[str, str]]:
+def list_districts(db: ReadSession) -> list[dict[str, str]]:
     return service.list_districts(db)

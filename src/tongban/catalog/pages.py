@@ -11,7 +11,7 @@ from tongban.access import SESSION_COOKIE, current_principal
 from tongban.catalog import service
 from tongban.catalog.rules import CASE_TYPE_LABELS
 from tongban.catalog.schemas import AudienceFilter, DepartmentFilter, DistrictFilter, OnlineFilter
-from tongban.deps import DbSession
+from tongban.deps import DbSession, ReadSession
 from tongban.identity.schemas import Role
 from tongban.portal.i18n import N_, Words, requested_language
 from tongban.portal.rendering import is_elder_mode, render
@@ -46,7 +46,7 @@ ELDER_PAGE_SIZE = 8
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, db: DbSession) -> HTMLResponse:
+def home(request: Request, db: ReadSession) -> HTMLResponse:
     stats = service.catalog_stats(db)
     return render(
         request,
@@ -61,7 +61,7 @@ def home(request: Request, db: DbSession) -> HTMLResponse:
 @router.get("/matters", response_class=HTMLResponse)
 def search_page(
     request: Request,
-    db: DbSession,
+    db: ReadSession,
     q: Annotated[str | None, Query(max_length=100)] = None,
     audience: AudienceFilter = None,
     department: DepartmentFilter = None,
