@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import os
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlalchemy import Engine
 
 from tongban.app import create_app
 from tongban.db import make_engine
@@ -15,7 +19,25 @@ def test_healthz_and_readyz(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     r = client.get("/readyz")
     assert r.status_code == 200
-    assert r.json() == {"status": "ok", "checks": {"database": "ok", "migrations": "ok"}}
+    # This node has no KEK: it serves the catalog only, and is ready for that.
+    assert r.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "migrations": "ok", "keys": "none"},
+    }
+
+
+def test_readyz_keeps_a_process_with_the_wrong_kek_out_of_rotation(
+    app_client: TestClient, demo_engine: Engine, settings: Settings
+) -> None:
+    ready = app_client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"]["keys"] == "ok"
+    other_kek = SecretStr(base64.b64encode(os.urandom(32)).decode())
+    wrong = settings.model_copy(update={"kek": other_kek})
+    with TestClient(create_app(wrong, demo_engine)) as client:
+        refused = client.get("/readyz")
+        assert refused.status_code == 503
+        assert refused.json()["checks"]["keys"].startswith("unavailable")
+        assert client.get("/healthz").status_code == 200  # alive, only not to be sent traffic
 
 
 def test_readyz_says_when_migrations_are_pending(tmp_path: Path) -> None:

@@ -170,6 +170,24 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     return app
 
 
+def _keys_ready(app: FastAPI) -> str:
+    """Whether the KEK opens every data key: a process given the wrong KEK (a restore with
+    another node's, a secret store out of step after `keys rewrap`) must stay out of rotation
+    rather than answer every personal request with an error. Checked until it succeeds once;
+    a node without a KEK serves the catalog only, by design, and is ready for that."""
+    if app.state.keyring is None:
+        return "none"
+    if getattr(app.state, "keys_opened", False):
+        return "ok"
+    try:
+        with app.state.sessions() as session:
+            app.state.keyring.open_all(session)
+    except KeyUnavailable as exc:
+        return f"unavailable: {exc}"
+    app.state.keys_opened = True
+    return "ok"
+
+
 def _keyring_or_none(settings: Settings) -> Any:
     """Personal data needs the KEK; without one the catalog still serves, identity says 503."""
     try:
@@ -488,7 +506,7 @@ def _install_health(app: FastAPI) -> None:
     @app.get(
         "/readyz",
         tags=["health"],
-        summary="Readiness: database reachable, migrations current",
+        summary="Readiness: database reachable, migrations current, the KEK opens the keys",
         dependencies=[Depends(PUBLIC)],
     )
     def readyz(request: Request) -> JSONResponse:
@@ -501,7 +519,9 @@ def _install_health(app: FastAPI) -> None:
             checks["migrations"] = "ok" if is_current(engine) else "pending"
         except Exception as exc:  # any failure to reach the database means "not ready"
             checks["database"] = f"unavailable: {type(exc).__name__}"
-        ready = all(v == "ok" for v in checks.values())
+        if checks.get("migrations") == "ok":
+            checks["keys"] = _keys_ready(request.app)
+        ready = all(v == "ok" or (k, v) == ("keys", "none") for k, v in checks.items())
         return JSONResponse(
             {"status": "ok" if ready else "unavailable", "checks": checks},
             status_code=200 if ready else 503,
