@@ -18,7 +18,8 @@ from sqlalchemy import text
 from tests.conftest import migrated_engine
 from tests.faults.helpers import free_port
 from tongban.app import create_app, database_problem
-from tongban.db import make_engine
+from tongban.crypto.keys import keyring_for
+from tongban.db import make_engine, make_sessionmaker, transaction
 from tongban.settings import Settings
 
 
@@ -29,6 +30,8 @@ def test_a_write_kept_waiting_by_a_lock_is_a_503_database_busy_and_reads_go_on(
         settings = Settings(
             database_url=str(engine.url), kek=base64.b64encode(os.urandom(32)).decode()
         )
+        with transaction(make_sessionmaker(engine)) as session:
+            keyring_for(settings).ensure_keys(session)  # a node that is ready but for the lock
         other = sqlite3.connect(engine.url.database or "", isolation_level=None)
         login = {"username": "nobody", "password": "wrong-password"}
         with TestClient(create_app(settings, engine)) as client:
