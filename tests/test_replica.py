@@ -187,7 +187,8 @@ def _doctor_says(pair: Pair, read_url: str, max_lag: float = 30) -> tuple[str, s
 
 def test_doctor_reports_the_replica_its_lag_and_what_is_wrong(pair: Pair) -> None:
     status, message = _doctor_says(pair, pair.replica_url)
-    assert status == "ok" and "0.0 s behind" in message, message
+    # Ok, with its lag: a moment after the tests before, it may still be replaying.
+    assert status == "ok" and message.endswith(" s behind"), message
     status, message = _doctor_says(pair, pair.primary_url)
     assert status == "warn" and "not a standby" in message, message
     pair.standby.psql("SELECT pg_wal_replay_pause()")
