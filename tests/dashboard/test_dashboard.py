@@ -65,10 +65,11 @@ def _promised(world: World, case_id: int, due: date) -> None:
 def test_a_decision_by_its_due_day_is_on_time_and_after_it_late(
     full: World, a_known_day: date
 ) -> None:
-    before = _figures(full, a_known_day)
+    # The decisions are made now: they count in the period ending today.
+    before = _figures(full)
     _promised(full, _decided_case(full), _now_day() + timedelta(days=3))
     _promised(full, _decided_case(full), _now_day() - timedelta(days=3))
-    after = _figures(full, a_known_day)
+    after = _figures(full)
     assert after.deadlines.decided == before.deadlines.decided + 2
     assert after.deadlines.on_time == before.deadlines.on_time + 1
     assert after.deadlines.on_time_rate == after.deadlines.on_time / after.deadlines.decided
@@ -131,3 +132,48 @@ def test_dates_are_under_every_seventh_column_ending_today() -> None:
     labelled = [c.label for c in chart.columns if c.label]
     assert labelled[-1] == "11-30" and len(labelled) == 5
     assert sum(len(c.segments) for c in chart.columns) == sum(1 for d in days if d.total)
+
+
+def test_a_decision_and_materials_before_the_period_do_not_count(
+    full: World, a_known_day: date
+) -> None:
+    case_id = _decided_case(full)
+    _promised(full, case_id, _now_day() + timedelta(days=3))
+    with_it = _figures(full)
+    with full.session() as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        assert case.decided_on == _now_day()
+        assert case.materials_license + case.materials_department + case.materials_upload == len(
+            case.materials
+        )
+        assert case.submitted_at is not None
+        moved = case.submitted_at - timedelta(days=40)
+        session.execute(
+            update(Case)
+            .where(Case.id == case_id)
+            .values(decided_on=_now_day() - timedelta(days=40), submitted_at=moved)
+        )
+        session.commit()
+        counted = len(case.materials)
+    without = _figures(full)
+    assert without.deadlines.decided == with_it.deadlines.decided - 1
+    assert without.deadlines.on_time == with_it.deadlines.on_time - 1
+    assert without.exemption.cases_total == with_it.exemption.cases_total - counted
+    assert without.cases_in_period == with_it.cases_in_period - 1
+
+
+def test_the_counts_follow_the_materials_whenever_they_are_set() -> None:
+    case = Case(status="draft")
+    case.materials = [
+        {"key": "a", "resolution": "license"},
+        {"key": "b", "resolution": "department"},
+        {"key": "c", "resolution": "upload"},
+        {"key": "d"},  # an older row without a resolution: the applicant handed it in
+    ]
+    assert (case.materials_license, case.materials_department, case.materials_upload) == (1, 1, 2)
+    case.materials = []
+    assert (case.materials_license, case.materials_department, case.materials_upload) == (0, 0, 0)
+    assert case.decided_on is None
+    case.status = "denied"
+    assert case.decided_on == _now_day()

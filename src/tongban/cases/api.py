@@ -256,14 +256,30 @@ def mine(
 @router.get(
     "/cases/queue",
     summary="Staff: the open cases of my halls and departments, nearest deadline first",
+    responses={
+        200: {
+            "headers": {
+                "X-Total-Count": {
+                    "description": "how many cases the whole queue holds",
+                    "schema": {"type": "integer"},
+                }
+            }
+        }
+    },
 )
 def staff_queue(
     request: Request,
+    response: Response,
     db: DbSession,
     principal: Annotated[Principal, Depends(allow(Role.WINDOW_STAFF, Role.REVIEWER))],
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    size: Annotated[int, Query(ge=1, le=200)] = cases.QUEUE_PAGE,
 ) -> list[dict[str, Any]]:
+    """A page of the queue; `X-Total-Count` is the whole queue's length."""
     registry = registry_of(request)
-    return [case_out(db, registry, principal, c, in_list=True) for c in cases.queue(db, principal)]
+    rows = cases.queue(db, principal, limit=size, offset=(page - 1) * size)
+    response.headers["X-Total-Count"] = str(cases.queue_size(db, principal))
+    return [case_out(db, registry, principal, c, in_list=True) for c in rows]
 
 
 @router.get(

@@ -10,14 +10,21 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tongban.audit.service import record
 from tongban.cases import files, proxies
 from tongban.cases.counter import may_act_for, open_visit, read_for_visit, visit_enterprise
-from tongban.cases.models import Case, CaseEvent, CaseFile, CounterVisit, ProxyAuthorization
+from tongban.cases.models import (
+    QUEUED,
+    Case,
+    CaseEvent,
+    CaseFile,
+    CounterVisit,
+    ProxyAuthorization,
+)
 from tongban.catalog.elements import validate_form
 from tongban.catalog.rules import ElementFacts
 from tongban.catalog.service import (
@@ -1169,18 +1176,49 @@ def deadline_report(session: Session) -> list[DeadlineLine]:
     return sorted(lines, key=lambda x: (-x.overdue, -x.warned, x.hall or "", x.department))
 
 
-def queue(session: Session, principal: Principal) -> list[Case]:
+QUEUE_PAGE = 50
+
+
+def queue(
+    session: Session, principal: Principal, *, limit: int | None = QUEUE_PAGE, offset: int = 0
+) -> list[Case]:
     """The open cases of the caller's halls (window staff) and departments (reviewers), the
-    nearest deadline first."""
+    nearest deadline first (those not yet accepted, without one, last); a page of them."""
+    ours = _queue_filter(principal)
+    if ours is None:
+        return []
+    query = (
+        select(Case)
+        .where(ours)
+        # NULLS LAST is the index's own order on PostgreSQL: a page is read off the index.
+        .order_by(Case.due_date.asc().nulls_last(), Case.id)
+        .offset(offset)
+    )
+    return list(session.scalars(query if limit is None else query.limit(limit)))
+
+
+def queue_size(session: Session, principal: Principal) -> int:
+    ours = _queue_filter(principal)
+    if ours is None:
+        return 0
+    return int(session.scalar(select(func.count()).select_from(Case).where(ours)) or 0)
+
+
+def _queue_filter(principal: Principal) -> ColumnElement[bool] | None:
     halls = principal.bindings(Role.WINDOW_STAFF)
     departments = principal.bindings(Role.REVIEWER)
     if not halls and not departments:
-        return []
-    ours = and_(
-        Case.remote_region.is_(None),
-        Case.status.in_(OPEN | {"submitted"}),
-        or_(Case.hall_key.in_(halls), Case.department_key.in_(departments)),
-    )
+        return None
+    # Each branch names the statuses of the partial indexes (ix_cases_open_*) so that the
+    # database reads only open cases, whatever the size of the history.
+    mine = []
+    if departments:
+        mine.append(and_(Case.status.in_(QUEUED), Case.department_key.in_(departments)))
+    if halls:
+        mine.append(and_(Case.status.in_(QUEUED), Case.hall_key.in_(halls)))
+    ours = and_(Case.remote_region.is_(None), or_(*mine))
+    if not halls:
+        return ours
     # Another region handles these; the window that took them helps with 补正 and hands the
     # result out (统一出件).
     taken_here = and_(
@@ -1188,13 +1226,7 @@ def queue(session: Session, principal: Principal) -> list[Case]:
         Case.hall_key.in_(halls),
         Case.status.in_(("correction_requested", "approved")),
     )
-    return list(
-        session.scalars(
-            select(Case)
-            .where(or_(ours, taken_here))
-            .order_by(Case.due_date.is_(None), Case.due_date, Case.id)
-        )
-    )
+    return or_(ours, taken_here)
 
 
 # ---------------------------------------------------------------------------------------------

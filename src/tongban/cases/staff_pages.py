@@ -54,9 +54,14 @@ ErrorCode = Annotated[str | None, Query(max_length=60)]
 
 @router.get("/staff/queue", response_class=HTMLResponse)
 def queue_page(
-    request: Request, db: DbSession, principal: Annotated[Principal, Depends(STAFF)]
+    request: Request,
+    db: DbSession,
+    principal: Annotated[Principal, Depends(STAFF)],
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
-    rows = cases.queue(db, principal)
+    size = cases.QUEUE_PAGE
+    rows = cases.queue(db, principal, limit=size, offset=(page - 1) * size)
+    total = cases.queue_size(db, principal)
     english = matter_names_en(db, [c.matter_code for c in rows])
     return render(
         request,
@@ -64,6 +69,10 @@ def queue_page(
         rows=[
             (c, STATUS[c.status], named(c.matter_name, english.get(c.matter_code))) for c in rows
         ],
+        total=total,
+        page=page,
+        pages=max(1, -(-total // size)),
+        first=(page - 1) * size + 1,
         channels=CHANNELS,
         halls=hall_names(db, sorted({c.hall_key for c in rows if c.hall_key})),
     )

@@ -14,7 +14,7 @@ class DayCount(BaseModel):
 
 
 class Deadlines(BaseModel):
-    decided: int = Field(description="decided cases that had a promised day")
+    decided: int = Field(description="cases decided in the period that had a promised day")
     on_time: int
     on_time_rate: float | None
     open_overdue: int = Field(description="open cases past their promised day")
@@ -23,7 +23,7 @@ class Deadlines(BaseModel):
 
 class Exemption(BaseModel):
     catalog_rate: float = Field(description="免提交 by the catalog: department-issued materials")
-    cases_total: int = Field(description="materials of the submitted cases")
+    cases_total: int = Field(description="materials of the cases handed in in the period")
     cases_exempt: int = Field(description="of those, met by an e-license or shared data")
     cases_rate: float | None
     by_resolution: dict[str, int]

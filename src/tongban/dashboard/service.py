@@ -35,16 +35,16 @@ def dashboard(session: Session, today: date, period_days: int = 30) -> Dashboard
         days=days,
         cases_in_period=sum(channel_totals.values()),
         channel_totals=channel_totals,
-        deadlines=_deadlines(session, today),
-        exemption=_exemption(session),
+        deadlines=_deadlines(session, first, today),
+        exemption=_exemption(session, first, today),
         reductions=reductions,
         average_reduction=_average(reductions),
         ratings=RatingFigures.model_validate(ratings.stats(session, ratings.Filters())),
     )
 
 
-def _deadlines(session: Session, today: date) -> Deadlines:
-    d = figures.deadlines(session, today)
+def _deadlines(session: Session, first: date, today: date) -> Deadlines:
+    d = figures.deadlines(session, first, today)
     return Deadlines(
         decided=d.decided,
         on_time=d.on_time,
@@ -54,9 +54,9 @@ def _deadlines(session: Session, today: date) -> Deadlines:
     )
 
 
-def _exemption(session: Session) -> Exemption:
+def _exemption(session: Session, first: date, today: date) -> Exemption:
     stats = catalog_stats(session)
-    m = figures.materials(session)
+    m = figures.materials(session, first, today)
     return Exemption(
         catalog_rate=stats.exemption_rate,
         cases_total=m.total,
