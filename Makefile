@@ -8,7 +8,7 @@ DB     ?= ./tongban.db
 
 .PHONY: install demo serve test test-sqlite lint format bench messages lock audit clean
 
-LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --all-build-deps \
+LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --no-strip-extras --all-build-deps \
               --no-emit-index-url --no-emit-find-links --extra dev
 
 $(BIN)/python:
