@@ -345,7 +345,9 @@ def persons_chunk(chunk: int) -> list[Table]:
     for i in _range(chunk, w.counts["persons"]):
         p = person_of(i)
         if p["id_number"] in w.taken_id_numbers:
-            continue  # one of the demo's own residents: the index is unique
+            # Cannot happen (the demo's sequence numbers are below 100, ours from 100): the
+            # cases and licenses name every generated person, so none may be left out.
+            raise RuntimeError(f"person {i} would share a demo resident's ID number")
         pid, aid = w.base["persons"] + i, w.base["accounts"] + i
         joined = NOW - timedelta(days=random.Random(i).randrange(1, 3_000))
         persons.add(
@@ -405,11 +407,10 @@ def enterprises_chunk(chunk: int) -> list[Table]:
     for i in _range(chunk, w.counts["enterprises"]):
         rng = random.Random(i * 104_729 + 3)
         district = w.districts[i % len(w.districts)][0]
-        trade = rng.choice(_TRADES)
         table.add(
             w.base["enterprises"] + i,
             enterprise_uscc(i),
-            f"上海{rng.choice(_SURNAMES)}{rng.choice(_GIVEN)}{trade}有限公司{i}",
+            enterprise_name(i),
             rng.choice(_KINDS),
             w.base["persons"] + legal_rep(i),
             f"上海市{rng.choice(_ROADS)}{rng.randrange(1, 2000)}号",
@@ -419,6 +420,11 @@ def enterprises_chunk(chunk: int) -> list[Table]:
             NOW - timedelta(days=rng.randrange(30, 6_000)),
         )
     return [table]
+
+
+def enterprise_name(i: int) -> str:
+    rng = random.Random(i * 15_487_469 + 9)
+    return f"上海{rng.choice(_SURNAMES)}{rng.choice(_GIVEN)}{rng.choice(_TRADES)}有限公司{i}"
 
 
 def legal_rep(i: int) -> int:
@@ -443,16 +449,11 @@ def due_date(accepted: date, days: int) -> date:
     return w.due_memo[key]
 
 
-def materials_of(m: Matter, rng: random.Random, found: str | None) -> list[dict[str, Any]]:
-    """The matter's materials as the 免提交 resolver answered: a held license found (or not),
-    a department's shared data, what the applicant hands in."""
-    from tongban.licenses.models import License
+def materials_of(m: Matter, held: dict[str, Any]) -> list[dict[str, Any]]:
+    """The matter's materials as the 免提交 resolver answers them for this applicant: the
+    license they hold (valid or not) or none, a department's shared data, what they hand in."""
     from tongban.licenses.resolver import _resolve
 
-    held: dict[str, Any] = {}
-    for fact in m.materials:
-        if fact.license_type_key and found is not None and rng.random() < 0.8:
-            held[fact.license_type_key] = License(identifier=found, status="01", valid_until=None)
     return [_resolve(fact, held, {}, TODAY).as_dict() for fact in m.materials]
 
 
@@ -502,7 +503,9 @@ def cases_chunk(chunk: int) -> list[Table]:
             "applicant.contact_phone": f"13{rng.randrange(10**9):09d}",
             "case.note": f"{matter.name}申请",
         }
-        found = _identifier_of_someone(rng) if rng.random() < 0.7 else None
+        holdings = person_holdings(person)
+        if for_enterprise:
+            holdings += enterprise_holdings(e)
         cases.add(
             case_id,
             f"TB{submitted:%Y%m%d}{case_id:08d}",
@@ -516,7 +519,7 @@ def cases_chunk(chunk: int) -> list[Table]:
             rng.choice(w.halls) if channel == "window" else None,
             matter.department,
             ring.encrypt(None, "case.form", json.dumps(form, ensure_ascii=False)),
-            json.dumps(materials_of(matter, rng, found), ensure_ascii=False),
+            json.dumps(materials_of(matter, held_now(holdings, matter)), ensure_ascii=False),
             submitted if status != "draft" else None,
             accepted_on,
             due,
@@ -535,12 +538,6 @@ def _applicant(rng: random.Random, persons: int) -> int:
     if rng.random() < 0.5:
         return rng.randrange(persons // 5)
     return rng.randrange(persons)
-
-
-def _identifier_of_someone(rng: random.Random) -> str:
-    w = world()
-    serial = SERIAL_OFFSET + rng.randrange(w.counts["persons"]) + 1
-    return license_identifier(w.id_card, serial, 1)
 
 
 def _path(rng: random.Random, age: int, promised: int) -> tuple[list[str], bool]:
@@ -622,6 +619,76 @@ def license_identifier(t: LicType, serial: int, version: int) -> str:
     return str(LicenseIdentifier(t.code, t.department_uscc, f"{serial:08d}", version))
 
 
+@dataclass(frozen=True)
+class Version:
+    identifier: str
+    number: int
+    on: date
+    until: date | None
+    status: str
+    current: bool
+
+
+def versions_of(t: LicType, serial: int) -> list[Version]:
+    """The versions of the license of type `t` with this serial (before SERIAL_OFFSET): always
+    the same, from a generator of its own, so that a case can name the license its applicant
+    holds as the registry has it (its current version, its status)."""
+    rng = random.Random(t.id * 1_000_000_007 + serial)
+    issued = TODAY - timedelta(days=rng.randrange(1, 4_000))
+    count = 2 if rng.random() < 0.05 else 1
+    out = []
+    for number in range(1, count + 1):
+        current = number == count
+        on = issued if number == 1 else issued + timedelta(days=rng.randrange(1, 300))
+        until = _add_years(on, t.validity_years) if t.validity_years else None
+        status = "01"
+        if not current:
+            status = "99"
+        elif until is not None and until < TODAY:
+            status = "05"
+        elif rng.random() < 0.01:
+            status = rng.choice(["02", "03", "04"])
+        identifier = license_identifier(t, SERIAL_OFFSET + serial, number)
+        out.append(Version(identifier, number, on, until, status, current))
+    return out
+
+
+def person_holdings(i: int) -> list[tuple[LicType, int]]:
+    """Person i's licenses (type, serial): the ID card, the household register, 1–4 more."""
+    w = world()
+    rng = random.Random(i * 32_452_843 + 1)
+    others = rng.sample(range(len(w.person_types)), rng.randint(1, 4))
+    return [
+        (w.id_card, i + 1),
+        (w.household, i + 1),
+        *((w.person_types[k], i * 8 + k + 1) for k in others),
+    ]
+
+
+def enterprise_holdings(e: int) -> list[tuple[LicType, int]]:
+    """Enterprise e's licenses: the business license and 4–14 more."""
+    w = world()
+    rng = random.Random(e * 49_979_687 + 2)
+    types = w.enterprise_types
+    kinds = [0, *rng.sample(range(1, len(types)), rng.randint(4, 14))]
+    return [(types[k], e * 32 + slot + 1) for slot, k in enumerate(kinds)]
+
+
+def held_now(holdings: list[tuple[LicType, int]], m: Matter) -> dict[str, Any]:
+    """The current version of each license the matter's materials name, by type key, as the
+    resolver reads it from the registry."""
+    from tongban.licenses.models import License
+
+    wanted = {fact.license_type_key for fact in m.materials if fact.license_type_key}
+    held = {}
+    for t, serial in holdings:
+        if t.key not in wanted:
+            continue
+        v = versions_of(t, serial)[-1]
+        held[t.key] = License(identifier=v.identifier, status=v.status, valid_until=v.until)
+    return held
+
+
 def licenses_chunk(chunk: int) -> list[Table]:
     """The licenses of persons chunk*CHUNK.. and of the enterprises with the same indexes."""
     w = world()
@@ -635,24 +702,17 @@ def licenses_chunk(chunk: int) -> list[Table]:
     for i in _range(chunk, w.counts["persons"]):
         rng = random.Random(i * 32_452_843 + 1)
         p = person_of(i)
-        if p["id_number"] in w.taken_id_numbers:
-            continue
         holder = ("person", p["name"], p["id_number"], "111", w.base["persons"] + i, None)
-        held = [(w.id_card, i + 1), (w.household, i + 1)]
-        others = rng.sample(range(len(w.person_types)), rng.randint(1, 4))
-        held += [(w.person_types[k], i * 8 + k + 1) for k in others]
-        for slot, (t, serial) in enumerate(held):
+        for slot, (t, serial) in enumerate(person_holdings(i)):
             _license(licenses, events, (i * 16 + slot) * 2, t, serial, holder, rng)
     if chunk * CHUNK < w.counts["enterprises"]:
         for e in range(chunk * CHUNK, min(w.counts["enterprises"], (chunk + 1) * CHUNK)):
             rng = random.Random(e * 49_979_687 + 2)
-            uscc = enterprise_uscc(e)
-            holder = ("enterprise", f"企业{e}", uscc, "uscc", None, w.base["enterprises"] + e)
-            types = w.enterprise_types
-            kinds = [0, *rng.sample(range(1, len(types)), rng.randint(4, 14))]
-            for slot, k in enumerate(kinds):
+            name, uscc = enterprise_name(e), enterprise_uscc(e)
+            holder = ("enterprise", name, uscc, "uscc", None, w.base["enterprises"] + e)
+            for slot, (t, serial) in enumerate(enterprise_holdings(e)):
                 local = (w.counts["persons"] * 16 + e * 32 + slot) * 2
-                _license(licenses, events, local, types[k], e * 32 + slot + 1, holder, rng)
+                _license(licenses, events, local, t, serial, holder, rng)
     return [licenses, events]
 
 
@@ -665,26 +725,17 @@ def _license(
     holder: tuple[str, str, str, str, int | None, int | None],
     rng: random.Random,
 ) -> None:
-    """One license (and, for one in 20, its older version first); `local` numbers its rows."""
+    """One license (and, for one in 20, its older version first); `local` numbers its rows;
+    `rng` decides only which are signed."""
     w = world()
-    serial += SERIAL_OFFSET
-    issued = TODAY - timedelta(days=rng.randrange(1, 4_000))
-    versions = 2 if rng.random() < 0.05 else 1
-    for version in range(1, versions + 1):
+    for v in versions_of(t, serial):
+        version, on, until, status = v.number, v.on, v.until, v.status
+        current = v.current
         row_id = w.base["licenses"] + local + version - 1
-        current = version == versions
-        on = issued if version == 1 else issued + timedelta(days=rng.randrange(1, 300))
-        until = _add_years(on, t.validity_years) if t.validity_years else None
-        status = "01"
-        if not current:
-            status = "99"
-        elif until is not None and until < TODAY:
-            status = "05"
-        elif rng.random() < 0.01:
-            status = rng.choice(["02", "03", "04"])
-        identifier = license_identifier(t, serial, version)
+        identifier = v.identifier
+        serial_text = identifier.split(".")[-3]
         kind, name, hid, id_type, person_id, enterprise_id = holder
-        number = f"{t.code[-3:]}{on:%Y}{serial:08d}"
+        number = f"{t.code[-3:]}{on:%Y}{serial_text}"
         document = {
             "format": "tongban-license/1",
             "identifier": identifier,
@@ -692,7 +743,7 @@ def _license(
             "type": {"key": t.key, "code": t.code, "name": t.name},
             "defining_body": t.code[:18],
             "license_number": number,
-            "paper_number": f"P{on:%Y}{serial:08d}",
+            "paper_number": f"P{on:%Y}{serial_text}",
             "issuer": {"department": t.department_key, "name": t.department_name},
             "jurisdiction": w.region_name,
             "issued_on": on.isoformat(),
@@ -712,7 +763,7 @@ def _license(
         licenses.add(
             row_id,
             identifier,
-            f"{serial:08d}",
+            serial_text,
             version,
             t.id,
             t.department_id,
@@ -720,7 +771,7 @@ def _license(
             person_id,
             enterprise_id,
             number,
-            f"P{on:%Y}{serial:08d}",
+            f"P{on:%Y}{serial_text}",
             on,
             on,
             until,
@@ -1031,7 +1082,7 @@ def main(argv: list[str] | None = None) -> int:
         return drop(args)
     if not args.build:
         print(__doc__)
-        print("(nothing built: run with --build; it takes about half an hour on two cores)")
+        print("(nothing built: run with --build; it takes about 22 minutes on two cores)")
         return 0
     return build(args)
 

@@ -84,7 +84,7 @@ def test_a_stopped_build_resumes_where_it_stopped(
         query = text("SELECT phase, sum(rows) FROM scale_progress GROUP BY 1")
         recorded = {phase: int(n) for phase, n in conn.execute(query).all()}
     persons = _one(engine, "SELECT count(*) FROM persons WHERE real_name_provider = 'scale-data'")
-    assert persons >= 495  # 500, less any who would have shared a demo resident's ID number
+    assert persons == 500
     assert recorded["persons"] == 3 * persons  # the person, the account, the citizen role
     cases = _one(engine, "SELECT count(*) FROM cases WHERE id >= 1000")
     events = _one(engine, "SELECT count(*) FROM case_events WHERE id >= 1000")
@@ -174,3 +174,35 @@ def test_cases_read_as_the_applicant_sees_them_with_their_history(
             if case.accepted_on is not None:
                 assert case.due_date is not None and case.due_date >= case.accepted_on
             assert case.submitted_at is None or case.submitted_at.date() <= date.today()
+
+
+def test_a_cases_materials_name_the_licenses_its_applicant_holds(
+    built: tuple[Engine, Any, dict[str, Any]],
+) -> None:
+    """As the 免提交 resolver would have answered at submission: a material met by a license
+    names a valid license of the applicant (or their enterprise); one refused names theirs."""
+    from tongban.cases.models import Case
+    from tongban.licenses.models import License
+
+    _, app, _ = built
+    found = refused = 0
+    with app.state.sessions() as session:
+        for case in session.scalars(select(Case).where(Case.id >= 1000).limit(300)):
+            for m in case.materials:
+                if "identifier" not in m:
+                    continue
+                row = session.scalars(
+                    select(License).where(License.identifier == m["identifier"])
+                ).one()
+                assert row.current
+                assert (row.person_id, row.enterprise_id) in (
+                    (case.person_id, None),
+                    (None, case.enterprise_id),
+                ), (case.id, m)
+                if m["reason"] == "found":
+                    found += 1
+                    assert m["resolution"] == "license" and row.status == "01"
+                else:
+                    refused += 1
+                    assert m["reason"] == "license_not_valid" and m["resolution"] == "upload"
+    assert found > 0

@@ -94,6 +94,11 @@ def test_the_queue_page_links_to_the_next_page(
     assert 'href="/staff/queue?page=1"' in second.text
     rows = [line for line in second.text.splitlines() if 'href="/staff/cases/' in line]
     assert len(rows) == 1
+    # Past the last page (the queue shrank since the link was drawn): a way back, not "empty".
+    past = client.get("/staff/queue?page=9999")
+    assert past.status_code == 200
+    assert "这一页没有办件" in past.text and "没有待办的办件" not in past.text
+    assert 'href="/staff/queue"' in past.text
 
 
 def test_a_case_handled_elsewhere_stays_off_the_departments_queue(full: World) -> None:

@@ -277,8 +277,8 @@ def staff_queue(
 ) -> list[dict[str, Any]]:
     """A page of the queue; `X-Total-Count` is the whole queue's length."""
     registry = registry_of(request)
-    rows = cases.queue(db, principal, limit=size, offset=(page - 1) * size)
-    response.headers["X-Total-Count"] = str(cases.queue_size(db, principal))
+    rows, total = cases.queue_page(db, principal, page, size)
+    response.headers["X-Total-Count"] = str(total)
     return [case_out(db, registry, principal, c, in_list=True) for c in rows]
 
 

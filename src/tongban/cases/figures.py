@@ -5,14 +5,13 @@ applicants did not have to hand over. Read-only grouped queries over the cases' 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tongban.cases.models import Case
+from tongban.cases.models import CHINA, Case
 
-CHINA = timezone(timedelta(hours=8))
 CHANNELS = ("web", "app", "wechat", "alipay", "window")
 # Open and on the clock (补正 stops it, so a case waiting for the applicant is not late).
 OPEN = ("submitted", "accepted", "under_review")

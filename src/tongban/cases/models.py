@@ -28,7 +28,7 @@ DECISIONS = ("approved", "denied")
 QUEUED = ("submitted", "accepted", "under_review", "correction_requested")
 OPEN_SQL = "status IN ('submitted', 'accepted', 'under_review', 'correction_requested')"
 OPEN_HERE_SQL = f"{OPEN_SQL} AND remote_region IS NULL"  # not handled by another region
-_BEIJING = timezone(timedelta(hours=8))
+CHINA = timezone(timedelta(hours=8))  # Beijing time: no daylight saving
 
 
 class Case(Base):
@@ -155,7 +155,7 @@ def _count_materials(case: Case, value: Any, _old: Any, _initiator: Any) -> None
 @event.listens_for(Case.status, "set")
 def _note_decision(case: Case, value: str, _old: Any, _initiator: Any) -> None:
     if value in DECISIONS and case.decided_on is None:
-        case.decided_on = datetime.now(_BEIJING).date()
+        case.decided_on = datetime.now(CHINA).date()
 
 
 class CaseEvent(Base):

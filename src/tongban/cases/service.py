@@ -1197,6 +1197,14 @@ def queue(
     return list(session.scalars(query if limit is None else query.limit(limit)))
 
 
+def queue_page(
+    session: Session, principal: Principal, page: int, size: int = QUEUE_PAGE
+) -> tuple[list[Case], int]:
+    """Page `page` (from 1) of `size` cases of the queue, and the whole queue's length."""
+    rows = queue(session, principal, limit=size, offset=(page - 1) * size)
+    return rows, queue_size(session, principal)
+
+
 def queue_size(session: Session, principal: Principal) -> int:
     ours = _queue_filter(principal)
     if ours is None:

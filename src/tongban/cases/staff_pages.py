@@ -60,8 +60,7 @@ def queue_page(
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
     size = cases.QUEUE_PAGE
-    rows = cases.queue(db, principal, limit=size, offset=(page - 1) * size)
-    total = cases.queue_size(db, principal)
+    rows, total = cases.queue_page(db, principal, page, size)
     english = matter_names_en(db, [c.matter_code for c in rows])
     return render(
         request,
