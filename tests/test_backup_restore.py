@@ -47,6 +47,7 @@ from tongban.identity.demo import DEMO_PASSWORD
 from tongban.identity.models import Account, Person
 from tongban.identity.service import find_person_by_id_number
 from tongban.licenses.document import verify_document
+from tongban.licenses.service import today as licenses_today
 from tongban.migrate import head_revision, is_current
 from tongban.settings import Settings, get_settings
 from tongban.workdays.service import known_years
@@ -333,7 +334,9 @@ def test_licenses_and_codes_verify_under_the_root_pinned_before(
     assert trust_root(document) == taken.root_fingerprint
     trust = load_document(document, now=int(time.time()), root_fingerprint=taken.root_fingerprint)
     lists = {trust.region_code: trust}
-    verdict = verify_document(taken.license, lists, today=date.today(), status="01")
+    # The registry's day is Beijing's: from 16:00 UTC it is already tomorrow there, and a
+    # license issued then is valid from tomorrow.
+    verdict = verify_document(taken.license, lists, today=licenses_today(), status="01")
     assert verdict.valid, verdict.as_dict()
     registered = restored_client.get(
         f"/api/v1/licenses/{taken.license['identifier']}/verify"
